@@ -1,0 +1,24 @@
+# Two entry points (README): `make demo` and `make test`. Only python3.11 and make are needed.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+OUT    ?= acajax-demo
+
+.PHONY: demo test venv clean
+
+$(BIN)/acajax: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(BIN)/acajax
+
+venv: $(BIN)/acajax
+
+demo: venv
+	$(BIN)/acajax demo --out $(OUT)
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .hypothesis
