@@ -1,0 +1,30 @@
+"""acajax: algorithmic collective action with several collectives, in JAX.
+
+Modules (see ARCHITECTURE.md):
+
+* :mod:`acajax.bounds` — closed-form success bounds (SPEC §4–§8).
+"""
+
+from acajax import bounds
+from acajax.bounds import (
+    critical_mass,
+    feature_label,
+    feature_label_pairwise,
+    feature_only,
+    s_min,
+    s_weighted,
+    scenario_bounds,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "bounds",
+    "critical_mass",
+    "feature_label",
+    "feature_label_pairwise",
+    "feature_only",
+    "s_min",
+    "s_weighted",
+    "scenario_bounds",
+]
