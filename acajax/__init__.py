@@ -3,9 +3,11 @@
 Modules (see ARCHITECTURE.md):
 
 * :mod:`acajax.bounds` — closed-form success bounds (SPEC §4–§8).
+* :mod:`acajax.mixtures` — the exact engine on finite distributions (SPEC §1–§3).
+* :mod:`acajax.structured` — the exact engine on categorical feature tuples.
 """
 
-from acajax import bounds
+from acajax import bounds, mixtures, structured
 from acajax.bounds import (
     critical_mass,
     feature_label,
@@ -20,6 +22,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "bounds",
+    "mixtures",
+    "structured",
     "critical_mass",
     "feature_label",
     "feature_label_pairwise",

@@ -1,0 +1,1 @@
+"""Benchmarks (out of the default test run); see benchmarks/README.md."""
