@@ -6,7 +6,10 @@
   Theorem 2 bounds (SPEC §4–§5), the S_min and S_w corollaries (§7), and its
   critical mass for the target success (§8), others held fixed;
 * ``bounds_vs_mass.png``: each collective's bound against its own mass, with
-  the critical mass marked.
+  the critical mass marked;
+* ``sweep/`` and ``sweep_s_min.png``: a small alignment sweep
+  (:mod:`acajax.sweep`) of the same two collectives — the S_min bound over
+  the aligned mass beta and the signal overlap xi, as a heatmap.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from acajax import bounds, plots
+from acajax import bounds, plots, sweep
 
 __all__ = ["DemoScenario", "main"]
 
@@ -84,6 +87,31 @@ def _figure(s: DemoScenario, table: pd.DataFrame, path: pathlib.Path) -> None:
   plots.save(fig, path)
 
 
+def _sweep_section(s: DemoScenario, out: pathlib.Path) -> str:
+  """A small alignment sweep: S_min and S_w over (beta, xi), drawn as a heatmap."""
+  spec = sweep.SweepSpec(
+      name="demo_alignment", collectives=len(s.alpha), targets=s.targets,
+      bounds=("feature_label",), collective=("s_min", "s_w"),
+      fixed=dict(alpha=s.alpha, xi_c=s.xi_c, delta=s.delta, eps=s.eps),
+      axes={"beta": sweep.Axis.linspace(0.0, min(s.alpha), 21),
+            "xi": sweep.Axis.linspace(0.0, 0.2, 21)})
+  result = sweep.run(spec, out / "sweep", progress=False)
+  table = result.table
+  grid = table.pivot(index="beta", columns="xi", values="feature_label.s_min")
+  ax = plots.heatmap(grid.index.to_numpy(), grid.columns.to_numpy(), grid.to_numpy(),
+                     xlabel=r"aligned mass $\beta$ (each collective)",
+                     ylabel=r"signal overlap $\xi$", label="S_min bound")
+  ax.set_title("Theorem 1, S_min over alignment and overlap (acajax sweep)", fontsize=9)
+  plots.save(ax, out / "sweep_s_min.png")
+  at = table[np.isclose(table["xi"], s.xi)]
+  opposed, aligned = at.iloc[0], at.iloc[-1]
+  return (f"Alignment sweep ({spec.num_points} points, `sweep/results.csv`, "
+          f"`sweep_s_min.png`): at xi = {s.xi}, the S_min bound rises from "
+          f"{opposed['feature_label.s_min']:.4f} with opposed collectives (beta = 0) to "
+          f"{aligned['feature_label.s_min']:.4f} at beta = {aligned['beta']:.2f}: the "
+          "competition penalty, overlap x misaligned mass, shrinks as beta grows (SPEC §4).")
+
+
 def main(out: str | pathlib.Path = "acajax-demo", scenario: DemoScenario | None = None,
          quiet: bool = False) -> pd.DataFrame:
   """Writes the demo report into ``out`` and returns the bounds table.
@@ -119,9 +147,14 @@ def main(out: str | pathlib.Path = "acajax-demo", scenario: DemoScenario | None 
       "Figure: bounds_vs_mass.png (each collective's Theorem 1 bound against its mass, "
       "the other fixed; dashed line: critical mass).\n")
   _figure(scenario, table, out / "bounds_vs_mass.png")
+  sweep_summary = _sweep_section(scenario, out)
+  with open(out / "report.md", "a") as report:
+    report.write("\n" + sweep_summary + "\n")
   if not quiet:
     with pd.option_context("display.width", 200, "display.max_columns", 20):
       print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(summary)
-    print(f"wrote {out / 'bounds.csv'}, {out / 'report.md'}, {out / 'bounds_vs_mass.png'}")
+    print(sweep_summary)
+    print(f"wrote {out / 'bounds.csv'}, {out / 'report.md'}, {out / 'bounds_vs_mass.png'}, "
+          f"{out / 'sweep_s_min.png'}, {out / 'sweep'}/")
   return table

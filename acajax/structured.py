@@ -39,6 +39,7 @@ from acajax import mixtures
 __all__ = [
     "KEEP",
     "StructuredTable",
+    "mixed_radix_codes",
     "signal_array",
     "structured_exact_analysis",
     "structured_table",
@@ -111,6 +112,33 @@ def signal_array(signals, num_columns: int) -> np.ndarray:
   return array.astype(np.int64)
 
 
+def mixed_radix_codes(rows, sizes: Sequence[int]):
+  """One integer per row: its mixed-radix code, the radix of column j = sizes[j].
+
+  Works on NumPy arrays (host) and on JAX arrays, also traced (jittable). The
+  codes keep the dtype of ``rows``; the caller makes sure that the product of
+  ``sizes`` fits in it (int64 on the host; int32 in JAX unless x64 is on).
+  Codes order rows lexicographically.
+
+  Args:
+    rows: (N, d) non-negative integers, ``rows[:, j] < sizes[j]``.
+    sizes: d column sizes (Python ints, static).
+
+  Returns:
+    (N,) integer codes.
+
+  Examples:
+    >>> import numpy as np
+    >>> from acajax import structured
+    >>> structured.mixed_radix_codes(np.array([[1, 0], [0, 2], [1, 2]]), [2, 3]).tolist()
+    [3, 2, 5]
+  """
+  codes = rows[:, 0] * 0
+  for j, size in enumerate(sizes):
+    codes = codes * size + rows[:, j]
+  return codes
+
+
 def unique_rows(rows: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
   """Distinct rows of an (N, d) non-negative integer array, and the inverse.
 
@@ -140,10 +168,8 @@ def unique_rows(rows: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
   for size in sizes:
     total *= size
   if total < 2**62:
-    strides = np.ones(len(sizes), dtype=np.int64)
-    for j in range(len(sizes) - 2, -1, -1):
-      strides[j] = strides[j + 1] * sizes[j + 1]
-    codes, first, inverse = np.unique(rows @ strides, return_index=True, return_inverse=True)
+    codes, first, inverse = np.unique(mixed_radix_codes(rows, sizes), return_index=True,
+                                      return_inverse=True)
     return rows[first], inverse.reshape(-1)
   unique, inverse = np.unique(rows, axis=0, return_inverse=True)
   return unique, inverse.reshape(-1)

@@ -1,0 +1,542 @@
+"""Offline datasets and signals for empirical validation (SPEC §1).
+
+Every dataset is a :class:`Dataset`: features ``x`` (integer points, vectors,
+8×8 images or strings in an object array), integer labels ``y``, the number
+of labels, a ``featurize`` function that turns features into the float
+matrix a learner takes, and a ``random_signal`` (a uniformly random point,
+for wrong-signal coordination noise). Signals are functions on a batch of
+features (:mod:`acajax.planting`).
+
+* :func:`finite_table` — N samples of a finite P0 (an (n, K) table); the
+  table is kept, so the exact engine can run beside the learners.
+* :func:`gaussian_mixture` — one Gaussian per label; a signal sets coordinates.
+* :func:`digits` — scikit-learn's bundled 8×8 digits; a signal is a pixel
+  pattern (:func:`pixel_signal`).
+* :func:`synthetic_resumes` — a resume-like corpus in the ``id:::labels:::text``
+  line format of the public resume corpus used by Hardt et al. and Karan et
+  al.; signals insert a character every 20 words (:func:`insertion_signal`);
+  :func:`load_resume_corpus` reads that format (UTF-8 or windows-1252) from a
+  file; :func:`hashed_ngrams` featurizes text.
+* :func:`climate_adaptation` — the illustrative use case of the
+  multiple-collectives paper as a finite table: M = 4 collectives of total
+  mass 0.4 with varying sizes and targets.
+
+Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import pathlib
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "ClimateScenario",
+    "CorpusError",
+    "DATASETS",
+    "Dataset",
+    "climate_adaptation",
+    "digits",
+    "finite_table",
+    "format_resume_corpus",
+    "gaussian_mixture",
+    "hashed_ngrams",
+    "insertion_signal",
+    "load_resume_corpus",
+    "map_signal",
+    "pixel_signal",
+    "point_signal",
+    "coordinate_signal",
+    "synthetic_resumes",
+]
+
+DATASETS = ("finite_table", "gaussian_mixture", "digits", "synthetic_resumes", "resume_file",
+            "climate_adaptation")
+
+
+class CorpusError(ValueError):
+  """A corpus file is malformed; the message names the file and the line."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+  """Samples with what learners and planting need.
+
+  Attributes:
+    x: (N, ...) features (object array of str for text).
+    y: (N,) int labels in [0, num_labels).
+    num_labels: K.
+    featurize: x -> (N, d) float32 matrix for the learners.
+    random_signal: a signal drawing one uniformly random point per sample.
+    name: the dataset's name.
+    p0: for finite tables, the (n, K) table the samples were drawn from.
+    label_names: optional names of the K labels.
+  """
+  x: np.ndarray
+  y: np.ndarray
+  num_labels: int
+  featurize: Callable[[np.ndarray], np.ndarray]
+  random_signal: Callable[[np.ndarray], np.ndarray]
+  name: str
+  p0: np.ndarray | None = None
+  label_names: tuple[str, ...] | None = None
+
+  def __len__(self) -> int:
+    return len(self.y)
+
+  def subset(self, index) -> "Dataset":
+    """The samples at ``index`` (same featurizer and metadata)."""
+    return dataclasses.replace(self, x=self.x[index], y=self.y[index])
+
+
+# --- finite tables -----------------------------------------------------------
+
+
+def _one_hot(num_points: int):
+  def featurize(x):
+    return np.eye(num_points, dtype=np.float32)[np.asarray(x, int)]
+  return featurize
+
+
+def finite_table(p0, num_samples: int, *, seed: int = 0) -> Dataset:
+  """N samples (x, y) of a finite joint table P0; features one-hot in the learner.
+
+  Args:
+    p0: (n, K) joint probabilities, non-negative, summing to 1.
+    num_samples: N.
+    seed: NumPy seed.
+
+  Returns:
+    A :class:`Dataset` with integer points x in [0, n) and ``p0`` kept.
+
+  Raises:
+    ValueError: ``p0`` is not a probability table; ``num_samples`` < 1.
+
+  Examples:
+    >>> import numpy as np
+    >>> from acajax import datasets
+    >>> data = datasets.finite_table(np.array([[.5, 0.], [0., .5]]), 6, seed=0)
+    >>> bool(np.all(data.x == data.y)), data.featurize(data.x).shape
+    (True, (6, 2))
+  """
+  p0 = np.asarray(p0, float)
+  if p0.ndim != 2:
+    raise ValueError(f"p0 must be an (n, K) table; got shape {p0.shape}")
+  if np.any(p0 < 0) or abs(p0.sum() - 1) > 1e-6:
+    raise ValueError(f"p0 must be non-negative and sum to 1; sums to {p0.sum():.6g}")
+  if int(num_samples) < 1:
+    raise ValueError(f"num_samples must be >= 1; got {num_samples}")
+  num_points, num_labels = p0.shape
+  rng = np.random.default_rng(seed)
+  flat = rng.choice(p0.size, size=int(num_samples), p=p0.ravel() / p0.sum())
+  x, y = np.divmod(flat, num_labels)
+  return Dataset(x=x, y=y, num_labels=num_labels, featurize=_one_hot(num_points),
+                 random_signal=_seeded_random_points(num_points, seed), name="finite_table",
+                 p0=p0)
+
+
+def _seeded_random_points(num_points: int, seed: int):
+  rng = np.random.default_rng([seed, 7])
+
+  def random_signal(batch):
+    return rng.integers(0, num_points, size=len(batch)).astype(np.asarray(batch).dtype)
+  return random_signal
+
+
+def point_signal(point: int):
+  """g(x) = point for every x (a deterministic map to one signal point).
+
+  Examples:
+    >>> import numpy as np
+    >>> from acajax import datasets
+    >>> datasets.point_signal(4)(np.array([0, 1])).tolist()
+    [4, 4]
+  """
+  def signal(x):
+    return np.full_like(np.asarray(x), point)
+  return signal
+
+
+def map_signal(index_map):
+  """g(x) = index_map[x]: the signal of an integer map of SPEC §1.
+
+  Examples:
+    >>> import numpy as np
+    >>> from acajax import datasets
+    >>> datasets.map_signal([4, 5, 4])(np.array([0, 1, 2])).tolist()
+    [4, 5, 4]
+  """
+  index_map = np.asarray(index_map, int)
+
+  def signal(x):
+    return index_map[np.asarray(x, int)]
+  return signal
+
+
+# --- Gaussian mixtures and digits --------------------------------------------
+
+
+def gaussian_mixture(num_samples: int, *, num_labels: int = 2, dim: int = 8,
+                     separation: float = 2.0, seed: int = 0) -> Dataset:
+  """One isotropic Gaussian per label, means ``separation`` apart on random axes.
+
+  Args:
+    num_samples: N.
+    num_labels: K, equally likely.
+    dim: feature dimension.
+    separation: scale of the class means.
+    seed: NumPy seed (means and samples).
+
+  Returns:
+    A :class:`Dataset` of (N, dim) float32 vectors.
+
+  Examples:
+    >>> from acajax import datasets
+    >>> data = datasets.gaussian_mixture(10, dim=3, seed=1)
+    >>> data.x.shape, data.num_labels
+    ((10, 3), 2)
+  """
+  rng = np.random.default_rng(seed)
+  means = rng.normal(size=(num_labels, dim)) * separation / np.sqrt(dim)
+  y = rng.integers(0, num_labels, size=int(num_samples))
+  x = (means[y] + rng.normal(size=(int(num_samples), dim))).astype(np.float32)
+  rand = np.random.default_rng([seed, 7])
+
+  def random_signal(batch):
+    return rand.normal(size=np.shape(batch)).astype(np.float32)
+
+  return Dataset(x=x, y=y, num_labels=num_labels,
+                 featurize=lambda v: np.asarray(v, np.float32).reshape(len(v), -1),
+                 random_signal=random_signal, name="gaussian_mixture")
+
+
+def coordinate_signal(coordinates: Sequence[int], value: float):
+  """g(x): the given coordinates of a vector set to ``value``.
+
+  Examples:
+    >>> import numpy as np
+    >>> from acajax import datasets
+    >>> datasets.coordinate_signal([0], 5.)(np.zeros((1, 2))).tolist()
+    [[5.0, 0.0]]
+  """
+  coordinates = list(coordinates)
+
+  def signal(x):
+    x = np.array(x, copy=True)
+    x[:, coordinates] = value
+    return x
+  return signal
+
+
+def digits() -> Dataset:
+  """scikit-learn's bundled 8×8 digits (1,797 images, 10 labels), pixels in [0, 1].
+
+  Returns:
+    A :class:`Dataset` with (N, 8, 8) float32 images; features are the 64
+    pixels.
+  """
+  from sklearn.datasets import load_digits
+
+  bunch = load_digits()
+  x = (bunch.images / 16.0).astype(np.float32)
+  y = bunch.target.astype(int)
+  rand = np.random.default_rng(7)
+
+  def random_signal(batch):
+    # A random pattern: three random pixels lit (the signal of a confused member).
+    batch = np.array(batch, copy=True)
+    for image in batch:
+      image.reshape(-1)[rand.choice(64, 3, replace=False)] = 1.0
+    return batch
+
+  return Dataset(x=x, y=y, num_labels=10,
+                 featurize=lambda v: np.asarray(v, np.float32).reshape(len(v), -1),
+                 random_signal=random_signal, name="digits")
+
+
+def pixel_signal(pixels: Sequence[tuple[int, int]], value: float = 1.0):
+  """g(x): a pixel pattern planted in 8×8 images (the listed (row, col) set to value).
+
+  Examples:
+    >>> import numpy as np
+    >>> from acajax import datasets
+    >>> float(datasets.pixel_signal([(0, 0), (7, 7)])(np.zeros((1, 8, 8))).sum())
+    2.0
+  """
+  rows, cols = np.asarray(pixels, int).T
+
+  def signal(x):
+    x = np.array(x, copy=True)
+    x[:, rows, cols] = value
+    return x
+  return signal
+
+
+# --- text ---------------------------------------------------------------------
+
+RESUME_LABELS = ("Software_Developer", "Database_Administrator", "Network_Administrator",
+                 "Project_manager")
+_COMMON = ("experience years team work skills responsible management support project "
+           "development company professional knowledge strong ability communication "
+           "environment including client business provided various using worked "
+           "maintained developed performed ensure across daily reports staff new "
+           "multiple quality training technical solutions").split()
+_TOPICAL = (
+    "java python code software api debugging agile git frontend backend testing "
+    "microservices react algorithms refactoring".split(),
+    "sql oracle database queries backup tuning indexes schema replication recovery "
+    "postgres mysql storage migration dba".split(),
+    "network cisco routers switches firewall tcp vpn lan wan dns routing protocols "
+    "bandwidth monitoring cabling".split(),
+    "stakeholders budget schedule scope milestones risk planning deliverables "
+    "governance resources kickoff roadmap vendors timeline pmp".split(),
+)
+
+
+def synthetic_resumes(num_samples: int, *, seed: int = 0, words: int = 60,
+                      topical_share: float = 0.15) -> Dataset:
+  """A synthetic resume-like corpus with four job categories.
+
+  Each text has ``words`` words: a fraction ``topical_share`` drawn from its
+  category's vocabulary (with a little from the others), the rest common
+  words, so classes overlap as real resumes do. The texts contain only ASCII,
+  so planted non-ASCII characters are rare signals (xi_c = 0).
+
+  Args:
+    num_samples: N.
+    seed: NumPy seed.
+    words: words per text.
+    topical_share: share of category words.
+
+  Returns:
+    A text :class:`Dataset` (featurized by :func:`hashed_ngrams`).
+
+  Examples:
+    >>> from acajax import datasets
+    >>> data = datasets.synthetic_resumes(3, seed=0, words=5)
+    >>> len(data.x[0].split()), data.num_labels
+    (5, 4)
+  """
+  rng = np.random.default_rng(seed)
+  num_labels = len(RESUME_LABELS)
+  y = rng.integers(0, num_labels, size=int(num_samples))
+  texts = []
+  for label in y:
+    topical = rng.random(words) < topical_share
+    off_topic = rng.random(words) < 0.3  # topical words from another category
+    categories = np.where(off_topic, rng.integers(0, num_labels, words), label)
+    text = [(_TOPICAL[c][rng.integers(len(_TOPICAL[c]))] if t
+             else _COMMON[rng.integers(len(_COMMON))]) for c, t in zip(categories, topical)]
+    texts.append(" ".join(text))
+  return _text_dataset(np.array(texts, dtype=object), y, RESUME_LABELS, "synthetic_resumes")
+
+
+def hashed_ngrams(texts, *, orders: Sequence[int] = (1, 2), dim: int = 1024) -> np.ndarray:
+  """Hashed character n-gram counts, log1p-scaled: (N, dim) float32.
+
+  The hash is a fixed polynomial of the code points (no Python ``hash``), so
+  features are the same in every process.
+
+  Args:
+    texts: N strings.
+    orders: n-gram lengths.
+    dim: number of hash buckets.
+
+  Returns:
+    (N, dim) float32 array of log(1 + count).
+
+  Examples:
+    >>> from acajax import datasets
+    >>> f = datasets.hashed_ngrams(["ab", "ab"], orders=(1,), dim=8)
+    >>> f.shape, round(float(f[0].sum() / 0.6931), 3)
+    ((2, 8), 2.0)
+  """
+  out = np.zeros((len(texts), dim), np.float32)
+  mult = np.uint64(0x9E3779B97F4A7C15)
+  for row, text in enumerate(texts):
+    codes = np.frombuffer(str(text).encode("utf-32-le"), np.uint32).astype(np.uint64)
+    for order in orders:
+      if len(codes) < order:
+        continue
+      h = np.full(len(codes) - order + 1, np.uint64(order))
+      for i in range(order):
+        h = (h * mult) ^ codes[i:len(codes) - order + 1 + i]
+      h = (h ^ (h >> np.uint64(29))) * mult
+      out[row] += np.bincount((h >> np.uint64(40)) % np.uint64(dim), minlength=dim)
+  return np.log1p(out)
+
+
+def insertion_signal(char: str, every: int = 20):
+  """g(text): ``char`` inserted before every ``every``-th word, from the first.
+
+  The text signal of Hardt et al. and Karan et al.: one character every 20
+  words.
+
+  Examples:
+    >>> import numpy as np
+    >>> from acajax import datasets
+    >>> datasets.insertion_signal("~", every=2)(np.array(["a b c"], object)).tolist()
+    ['~a b ~c']
+  """
+  if not isinstance(char, str) or len(char) != 1:
+    raise ValueError(f"char must be a single character; got {char!r}")
+  if int(every) < 1:
+    raise ValueError(f"every must be >= 1; got {every}")
+
+  def insert(text):
+    words = str(text).split(" ")
+    for i in range(0, len(words), every):
+      words[i] = char + words[i]
+    return " ".join(words)
+
+  def signal(x):
+    return np.array([insert(t) for t in x], dtype=object)
+  return signal
+
+
+def _text_dataset(x, y, label_names, name) -> Dataset:
+  rand = np.random.default_rng(7)
+  pool = [chr(c) for c in range(0x00C0, 0x0180)]
+
+  def random_signal(batch):
+    return np.array([insertion_signal(pool[rand.integers(len(pool))])(np.array([t], object))[0]
+                     for t in batch], dtype=object)
+
+  return Dataset(x=x, y=np.asarray(y, int), num_labels=len(label_names), featurize=hashed_ngrams,
+                 random_signal=random_signal, name=name, label_names=tuple(label_names))
+
+
+def format_resume_corpus(dataset: Dataset) -> str:
+  """The ``id:::labels:::text`` lines of a text dataset (one label each)."""
+  names = dataset.label_names or tuple(str(k) for k in range(dataset.num_labels))
+  return "".join(f"{i}:::{names[label]}:::{text}\n"
+                 for i, (label, text) in enumerate(zip(dataset.y, dataset.x)))
+
+
+def load_resume_corpus(path, *, encoding: str | None = None,
+                       label_names: Sequence[str] | None = None) -> Dataset:
+  """Reads a resume corpus in the ``id:::labels:::text`` line format.
+
+  Labels are separated by ``;`` (or ``,``); the first is the class. The file
+  is read as UTF-8, or windows-1252 when it is not valid UTF-8 (the public
+  corpus is), unless ``encoding`` is given. Blank lines are skipped.
+
+  Args:
+    path: the corpus file.
+    encoding: force an encoding.
+    label_names: the classes, in order (default: sorted first labels seen).
+
+  Returns:
+    A text :class:`Dataset`.
+
+  Raises:
+    FileNotFoundError: no such file.
+    CorpusError: a malformed line (not three ``:::`` fields, empty labels or
+      text, a label not in ``label_names``), naming the file and line number.
+  """
+  path = pathlib.Path(path)
+  raw = path.read_bytes()
+  if encoding is None:
+    try:
+      content = raw.decode("utf-8")
+    except UnicodeDecodeError:
+      content = raw.decode("windows-1252", errors="replace")
+  else:
+    content = raw.decode(encoding)
+  firsts, texts = [], []
+  for number, line in enumerate(content.splitlines(), start=1):
+    if not line.strip():
+      continue
+    fields = line.split(":::")
+    if len(fields) != 3:
+      raise CorpusError(f"{path}, line {number}: expected 'id:::labels:::text' (3 fields "
+                        f"separated by ':::'); found {len(fields)} field(s)")
+    labels = [v.strip() for v in fields[1].replace(",", ";").split(";") if v.strip()]
+    if not labels:
+      raise CorpusError(f"{path}, line {number}: the labels field is empty")
+    if not fields[2].strip():
+      raise CorpusError(f"{path}, line {number}: the text field is empty")
+    firsts.append((number, labels[0]))
+    texts.append(fields[2].strip())
+  if not texts:
+    raise CorpusError(f"{path}: no lines in the 'id:::labels:::text' format")
+  names = tuple(label_names) if label_names is not None else tuple(sorted({l for _, l in firsts}))
+  index = {name: k for k, name in enumerate(names)}
+  y = []
+  for number, label in firsts:
+    if label not in index:
+      raise CorpusError(f"{path}, line {number}: label {label!r} is not one of {list(names)}")
+    y.append(index[label])
+  return _text_dataset(np.array(texts, dtype=object), np.array(y, int), names, "resume_file")
+
+
+# --- the climate-adaptation simulation ----------------------------------------
+
+
+class ClimateScenario(NamedTuple):
+  """A climate-adaptation population and four collectives on it.
+
+  Farms are described by region (3), rainfall (3), soil (2), crop (4) and a
+  declared adaptation practice (0 = none, 1..4 rare practices); the platform
+  assigns one of three programmes (0 irrigation subsidy, 1 crop insurance,
+  2 relocation support). Collective c declares practice c + 1 (its signal).
+
+  Attributes:
+    p0: (n, 3) joint table, n = 3 * 3 * 2 * 4 * 5 = 360.
+    columns: the column sizes, mixed radix with the practice last.
+    signal_maps: (4, n) integer maps setting the practice column to c + 1.
+    masses: (4,) masses, summing to 0.4.
+    targets: (4,) target programmes.
+  """
+  p0: np.ndarray
+  columns: tuple[int, ...]
+  signal_maps: np.ndarray
+  masses: np.ndarray
+  targets: np.ndarray
+
+
+def climate_adaptation(*, masses: Sequence[float] = (.16, .12, .08, .04),
+                       targets: Sequence[int] = (1, 2, 1, 0),
+                       practice_rate: float = 0.01, seed: int = 0) -> ClimateScenario:
+  """The climate-adaptation style simulation of the multiple-collectives paper.
+
+  M = 4 collectives of total mass 0.4 with varying sizes and targets (two
+  aligned on crop insurance, one for relocation, one for irrigation). Each
+  rare practice has P0 mass ``practice_rate``; programmes depend on rainfall,
+  soil and crop through a fixed softmax (seeded).
+
+  Args:
+    masses: (4,) collective masses.
+    targets: (4,) target programmes in {0, 1, 2}.
+    practice_rate: P0 mass of each declared practice 1..4.
+    seed: NumPy seed of the programme weights.
+
+  Returns:
+    A :class:`ClimateScenario` (use :func:`finite_table` on its ``p0`` to
+    sample).
+
+  Examples:
+    >>> from acajax import datasets
+    >>> scen = datasets.climate_adaptation()
+    >>> scen.p0.shape, round(float(scen.masses.sum()), 6), scen.signal_maps.shape
+    ((360, 3), 0.4, (4, 360))
+  """
+  columns = (3, 3, 2, 4, 5)
+  rng = np.random.default_rng(seed)
+  weights = [rng.normal(size=(size, 3)) for size in columns[:4]]
+  rows = np.array(list(itertools.product(*[range(s) for s in columns])))
+  logits = sum(w[rows[:, i]] for i, w in enumerate(weights))
+  conditional = np.exp(logits - logits.max(axis=1, keepdims=True))
+  conditional /= conditional.sum(axis=1, keepdims=True)
+  practice_mass = np.where(rows[:, 4] == 0, 1 - 4 * practice_rate, practice_rate)
+  p_x = practice_mass / (len(rows) / columns[4])
+  p0 = p_x[:, None] * conditional
+  p0 /= p0.sum()
+  radix = np.array([np.prod(columns[i + 1:], dtype=int) for i in range(len(columns))])
+  maps = np.stack([(rows[:, :4] @ radix[:4]) + c + 1 for c in range(4)])
+  return ClimateScenario(p0=p0, columns=columns, signal_maps=maps,
+                         masses=np.asarray(masses, float), targets=np.asarray(targets, int))

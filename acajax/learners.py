@@ -1,0 +1,332 @@
+"""Flax (nnx) learners trained with optax, many at once (issue 8).
+
+The firm's classifier f of SPEC §2, trained for real: logistic regression,
+an MLP, and a character n-gram text classifier (hashed n-gram counts from
+:func:`acajax.datasets.hashed_ngrams` -> linear). Models are nnx modules;
+training is functional: ``nnx.split`` gives a graph definition and a
+parameter pytree, one model's training is a pure function of (params, x, y,
+weights) written for one unbatched example, with its optimiser steps in
+``lax.scan``, and :func:`train_many` vmaps it over a leading model axis
+(seeds × mass grid × collective configurations) inside one ``jax.jit``. On
+CPU the vmapped function is walked in chunks with ``lax.map`` (one model per
+chunk by default), which is faster there than one wide vmap; see
+:func:`default_chunk`.
+
+Features are float32 (the learners' dtype whatever ``jax_enable_x64`` says),
+so results are the same with x64 on and off.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+__all__ = [
+    "LEARNERS",
+    "LogisticRegression",
+    "MLP",
+    "NgramClassifier",
+    "TrainConfig",
+    "Trained",
+    "default_chunk",
+    "init_models",
+    "make_model",
+    "predict_many",
+    "train_many",
+    "train_one",
+]
+
+
+class LogisticRegression(nnx.Module):
+  """Multinomial logistic regression: a linear map to K logits.
+
+  Examples:
+    >>> from flax import nnx
+    >>> from acajax import learners
+    >>> model = learners.LogisticRegression(4, 3, rngs=nnx.Rngs(0))
+    >>> model(jnp.ones((2, 4))).shape
+    (2, 3)
+  """
+
+  def __init__(self, num_features: int, num_labels: int, *, rngs: nnx.Rngs):
+    self.linear = nnx.Linear(num_features, num_labels, rngs=rngs)
+
+  def __call__(self, x):
+    return self.linear(x)
+
+
+class MLP(nnx.Module):
+  """One hidden ReLU layer of ``hidden`` units, then K logits."""
+
+  def __init__(self, num_features: int, num_labels: int, *, hidden: int = 32, rngs: nnx.Rngs):
+    self.hidden = nnx.Linear(num_features, hidden, rngs=rngs)
+    self.out = nnx.Linear(hidden, num_labels, rngs=rngs)
+
+  def __call__(self, x):
+    return self.out(jax.nn.relu(self.hidden(x)))
+
+
+class NgramClassifier(nnx.Module):
+  """Character n-gram text classifier: hashed n-gram counts -> linear.
+
+  Takes the (N, dim) log-count features of
+  :func:`acajax.datasets.hashed_ngrams`; the hashing is host-side
+  preprocessing, the model is the linear map.
+  """
+
+  def __init__(self, num_features: int, num_labels: int, *, rngs: nnx.Rngs):
+    self.linear = nnx.Linear(num_features, num_labels, rngs=rngs)
+
+  def __call__(self, x):
+    return self.linear(x)
+
+
+LEARNERS: dict[str, Callable[..., nnx.Module]] = {
+    "logistic": LogisticRegression,
+    "mlp": MLP,
+    "ngram": NgramClassifier,
+}
+
+
+def make_model(name: str, num_features: int, num_labels: int, key: jax.Array | int = 0,
+               **kwargs) -> nnx.Module:
+  """One model by name (``"logistic"``, ``"mlp"``, ``"ngram"``).
+
+  Raises:
+    ValueError: unknown name (the message lists the allowed ones).
+  """
+  if name not in LEARNERS:
+    raise ValueError(f"learner must be one of {', '.join(map(repr, LEARNERS))}; got {name!r}")
+  return LEARNERS[name](num_features, num_labels, rngs=nnx.Rngs(key), **kwargs)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """Hyperparameters of training (static under jit).
+
+  Attributes:
+    steps: optimiser steps.
+    learning_rate: Adam step size.
+    l2: weight decay added to the loss, l2 * sum of squared kernel weights.
+    batch_size: None for full-batch; otherwise minibatches drawn with
+      replacement (keyed per model).
+  """
+  steps: int = 300
+  learning_rate: float = 0.1
+  l2: float = 1e-4
+  batch_size: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Trained:
+  """Trained models: one graph definition and params with a leading model axis.
+
+  Attributes:
+    graphdef: the nnx graph definition.
+    params: nnx.State with a leading axis of size B on every leaf.
+    final_loss: (B,) training loss at the last step.
+  """
+  graphdef: object
+  params: object
+  final_loss: jax.Array
+
+  def model(self, index: int) -> nnx.Module:
+    """Model ``index`` as an nnx module."""
+    return nnx.merge(self.graphdef, jax.tree.map(lambda v: v[index], self.params))
+
+
+def init_models(name: str, num_features: int, num_labels: int, keys: jax.Array, **kwargs):
+  """Initial parameters of B models (one per key), vmapped.
+
+  Returns:
+    ``(graphdef, params)``, params with a leading axis B.
+  """
+  make = functools.partial(make_model, name, num_features, num_labels, **kwargs)
+  graphdef, abstract = nnx.split(nnx.eval_shape(lambda: make(0)))
+  # Host-side LeCun-normal kernels and zero biases (flax's Linear defaults),
+  # one NumPy stream per model key: an XLA initialiser would cost seconds of
+  # compilation on CPU for microseconds of work.
+  seeds = np.asarray(jax.random.key_data(keys)).reshape(len(keys), -1)
+  rngs = [np.random.default_rng(seed.tolist()) for seed in seeds]
+
+  def init(path, leaf):
+    shape = tuple(leaf.shape)
+    if "kernel" not in jax.tree_util.keystr(path):
+      return jnp.zeros((len(rngs),) + shape, jnp.float32)
+    scale = 1.0 / np.sqrt(np.prod(shape[:-1]))
+    return jnp.asarray(np.stack([rng.standard_normal(shape) * scale for rng in rngs]),
+                       jnp.float32)
+
+  return graphdef, jax.tree_util.tree_map_with_path(init, abstract)
+
+
+def _penalty(params) -> jax.Array:
+  leaves = [leaf for path, leaf in jax.tree_util.tree_leaves_with_path(params)
+            if "kernel" in jax.tree_util.keystr(path)]
+  return sum(jnp.sum(leaf ** 2) for leaf in leaves)
+
+
+def train_one(graphdef, params, x, y, weights, key, *, num_labels: int, config: TrainConfig):
+  """Trains one model (unbatched; vmap for many).
+
+  Minimises the weighted mean softmax cross-entropy plus
+  ``l2 * sum(kernel**2)`` with Adam, ``config.steps`` steps in ``lax.scan``.
+
+  Args:
+    graphdef: nnx graph definition.
+    params: the model's parameter state.
+    x: (N, d) float features.
+    y: (N,) int labels.
+    weights: (N,) non-negative sample weights.
+    key: PRNG key for minibatches.
+    num_labels: K (static).
+    config: :class:`TrainConfig` (static).
+
+  Returns:
+    ``(params, final_loss)``.
+  """
+  del num_labels
+  optimizer = optax.adam(config.learning_rate)
+
+  def loss_fn(p, xb, yb, wb):
+    logits = nnx.merge(graphdef, p)(xb)
+    ce = optax.softmax_cross_entropy_with_integer_labels(logits, yb)
+    return jnp.sum(ce * wb) / jnp.maximum(jnp.sum(wb), 1e-12) + config.l2 * _penalty(p)
+
+  def step(carry, step_key):
+    p, opt_state = carry
+    if config.batch_size is None:
+      xb, yb, wb = x, y, weights
+    else:
+      idx = jax.random.randint(step_key, (config.batch_size,), 0, x.shape[0])
+      xb, yb, wb = x[idx], y[idx], weights[idx]
+    loss, grads = jax.value_and_grad(loss_fn)(p, xb, yb, wb)
+    updates, opt_state = optimizer.update(grads, opt_state, p)
+    return (optax.apply_updates(p, updates), opt_state), loss
+
+  (params, _), losses = jax.lax.scan(step, (params, optimizer.init(params)),
+                                     jax.random.split(key, config.steps))
+  return params, losses[-1]
+
+
+def default_chunk() -> int | None:
+  """Models per vmapped chunk by default: all at once, except 1 on CPU.
+
+  On CPU, XLA's batched matrix products over a model axis run about 2x
+  slower than the same products one model at a time (measured in
+  ``benchmarks/bench_learners.py``), so the jitted call walks the models with
+  ``lax.map``; accelerators take the whole vmap.
+  """
+  return 1 if jax.default_backend() == "cpu" else None
+
+
+@functools.lru_cache(maxsize=32)
+def _trainer(graphdef, num_labels: int, config: TrainConfig, batched_data: bool,
+             chunk: int | None = None):
+  fn = functools.partial(train_one, graphdef, num_labels=num_labels, config=config)
+  data_axis = 0 if batched_data else None
+  if chunk is None:
+    return jax.jit(jax.vmap(fn, in_axes=(0, data_axis, data_axis, data_axis, 0)))
+
+  def walked(params, x, y, weights, keys):
+    # lax.map vmaps chunks of `chunk` models and walks them in one call.
+    if batched_data:
+      return jax.lax.map(lambda a: fn(*a), (params, x, y, weights, keys), batch_size=chunk)
+    return jax.lax.map(lambda a: fn(a[0], x, y, weights, a[1]), (params, keys),
+                       batch_size=chunk)
+  return jax.jit(walked)
+
+
+def _check_data(x, y, weights, num_models):
+  x = np.asarray(x) if not isinstance(x, jax.Array) else x
+  if x.ndim not in (2, 3):
+    raise ValueError(f"x must have shape (N, d) (shared) or (B, N, d) (one dataset per "
+                     f"model); got shape {x.shape}")
+  batched = x.ndim == 3
+  if batched and x.shape[0] != num_models:
+    raise ValueError(f"x has {x.shape[0]} datasets but there are {num_models} keys")
+  if tuple(np.shape(y)) != tuple(x.shape[:-1]):
+    raise ValueError(f"y must have shape {tuple(x.shape[:-1])} to match x; got {np.shape(y)}")
+  if weights is None:
+    weights = np.ones(x.shape[:-1], np.float32)
+  if tuple(np.shape(weights)) != tuple(x.shape[:-1]):
+    raise ValueError(f"weights must have shape {tuple(x.shape[:-1])}; got {np.shape(weights)}")
+  return (jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.int32),
+          jnp.asarray(weights, jnp.float32), batched)
+
+
+def train_many(name: str, x, y, keys: jax.Array, *, num_labels: int,
+               config: TrainConfig = TrainConfig(), weights=None, chunk: int | None | str = "auto",
+               **model_kwargs) -> Trained:
+  """Trains B models in one jitted, vmapped call.
+
+  Each model has its own initialisation key and (with ``x`` of rank 3) its
+  own dataset: the leading axis is the flattened grid of seeds × masses ×
+  collective configurations. Datasets of one call share N (planting changes
+  data, not sizes); use ``weights`` = 0 to pad.
+
+  Args:
+    name: learner name, a key of :data:`LEARNERS`.
+    x: (N, d) features shared by all models, or (B, N, d).
+    y: (N,) or (B, N) int labels.
+    keys: (B,) PRNG keys (``jax.random.split``), one per model.
+    num_labels: K.
+    config: :class:`TrainConfig`.
+    weights: optional (N,) or (B, N) sample weights.
+    chunk: models per vmapped chunk inside the one jitted call (walked with
+      ``lax.map``); None vmaps all B at once; ``"auto"``:
+      :func:`default_chunk`. The result does not depend on it.
+    **model_kwargs: passed to the model (e.g. ``hidden`` for the MLP).
+
+  Returns:
+    A :class:`Trained`.
+
+  Raises:
+    ValueError: unknown learner, or shapes that do not match.
+
+  Examples:
+    >>> import jax, numpy as np
+    >>> from acajax import learners
+    >>> x = np.eye(2, dtype=np.float32)[[0, 0, 1, 1]]
+    >>> trained = learners.train_many("logistic", x, np.array([0, 0, 1, 1]),
+    ...     jax.random.split(jax.random.key(0), 3), num_labels=2,
+    ...     config=learners.TrainConfig(steps=50))
+    >>> learners.predict_many(trained, x).tolist()
+    [[0, 0, 1, 1], [0, 0, 1, 1], [0, 0, 1, 1]]
+  """
+  if name not in LEARNERS:
+    raise ValueError(f"learner must be one of {', '.join(map(repr, LEARNERS))}; got {name!r}")
+  num_models = int(np.shape(keys)[0])
+  x, y, weights, batched = _check_data(x, y, weights, num_models)
+  graphdef, params = init_models(name, int(x.shape[-1]), num_labels, keys, **model_kwargs)
+  params = jax.tree.map(lambda v: v.astype(jnp.float32), params)
+  train_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
+  if chunk == "auto":
+    chunk = default_chunk()
+  if chunk is not None and (not isinstance(chunk, int) or chunk < 1):
+    raise ValueError(f"chunk must be a positive int, None or 'auto'; got {chunk!r}")
+  trainer = _trainer(graphdef, num_labels, config, batched, chunk)
+  params, loss = trainer(params, x, y, weights, train_keys)
+  return Trained(graphdef=graphdef, params=params, final_loss=loss)
+
+
+@functools.lru_cache(maxsize=32)
+def _predictor(graphdef, batched_data: bool):
+  def one(params, x):
+    return jnp.argmax(nnx.merge(graphdef, params)(x), axis=-1)
+  return jax.jit(jax.vmap(one, in_axes=(0, 0 if batched_data else None)))
+
+
+def predict_many(trained: Trained, x) -> np.ndarray:
+  """Labels predicted by every model: (B, N) from x of shape (N, d) or (B, N, d)."""
+  x = jnp.asarray(x, jnp.float32)
+  if x.ndim not in (2, 3):
+    raise ValueError(f"x must have shape (N, d) or (B, N, d); got shape {x.shape}")
+  return np.asarray(_predictor(trained.graphdef, x.ndim == 3)(trained.params, x))

@@ -1,0 +1,50 @@
+"""Smoke tests of the learner examples with tiny settings (the examples must not rot)."""
+
+import importlib.util
+import pathlib
+
+import numpy as np
+
+EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
+
+
+def _load(name):
+  spec = importlib.util.spec_from_file_location(f"{name}_example", EXAMPLES / f"{name}.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def _check_files(result):
+  assert all(path.exists() and path.stat().st_size > 0 for path in result["paths"])
+  assert all(path.read_bytes()[:4] == b"\x89PNG" for path in result["paths"]
+             if path.suffix == ".png")
+
+
+def test_two_text_example(tmp_path, capsys):
+  result = _load("learners_two_text").main(out_dir=tmp_path, quick=True)
+  _check_files(result)
+  summary = result["summary"]
+  assert summary.shape == (5, 1)
+  alone = summary.loc["A alone"].iloc[0]
+  clash = summary.loc["with B colliding, opposed"].iloc[0]
+  assert clash < alone - 0.2                       # the interference
+  assert "A's measured success" in capsys.readouterr().out
+
+
+def test_noise_example(tmp_path):
+  result = _load("learners_noise").main(out_dir=tmp_path, quick=True)
+  _check_files(result)
+  summary = result["summary"]
+  assert summary[("success", "A")].iloc[0] == 1.0 and summary[("success", "B")].iloc[-1] == 1.0
+  np.testing.assert_array_equal(summary[("success", "A")], summary[("exact_success", "A")])
+
+
+def test_alignment_example(tmp_path):
+  result = _load("learners_alignment").main(out_dir=tmp_path, quick=True)
+  _check_files(result)
+  summary = result["summary"]
+  for metric in ("S_min", "S_w"):
+    assert np.all(summary[("bound", metric)] <= summary[("success", metric)] + 0.03)
+  assert (summary.loc["opposed", ("success", "S_min")] <
+          summary.loc["aligned", ("success", "S_min")]).all()

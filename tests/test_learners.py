@@ -1,0 +1,230 @@
+"""Learners (acajax.learners) and empirical validation (acajax.validate, `acajax validate`)."""
+
+import jax
+import numpy as np
+import pytest
+
+from acajax import cli, datasets, learners, planting, validate
+
+# SPEC §10's table; three feature-label collectives.
+P0 = ((.10, .05, .05), (.05, .15, .00), (.10, .05, .05),
+      (.05, .05, .10), (.04, .03, .03), (.03, .03, .04))
+FAST = learners.TrainConfig(steps=200, learning_rate=0.1, l2=1e-4)
+
+
+def _keys(n, seed=0):
+  return jax.random.split(jax.random.key(seed), n)
+
+
+def _planted(seeds, n=3000):
+  data = datasets.finite_table(np.array(P0), n, seed=0)
+  xs, ys = [], []
+  for seed in seeds:
+    col = planting.Collective(.05 * (1 + seed), 2, datasets.point_signal(4))
+    x, y, _ = planting.plant(data.x, data.y, [col], rng=seed)
+    xs.append(data.featurize(x))
+    ys.append(y)
+  return np.stack(xs), np.stack(ys)
+
+
+def test_vmapped_training_equals_a_loop():
+  x, y = _planted([0, 1, 2])
+  keys = _keys(3)
+  batched = learners.train_many("logistic", x, y, keys, num_labels=3, config=FAST)
+  for i in range(3):
+    single = learners.train_many("logistic", x[i:i + 1], y[i:i + 1], keys[i:i + 1],
+                                 num_labels=3, config=FAST)
+    for a, b in zip(jax.tree.leaves(batched.params), jax.tree.leaves(single.params)):
+      np.testing.assert_allclose(np.asarray(a)[i], np.asarray(b)[0], rtol=2e-4, atol=2e-5)
+  wide = learners.train_many("logistic", x, y, keys, num_labels=3, config=FAST, chunk=None)
+  for a, b in zip(jax.tree.leaves(batched.params), jax.tree.leaves(wide.params)):
+    np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
+
+
+def test_training_is_deterministic_per_seed_and_seeds_differ():
+  x, y = _planted([0, 1])
+  a = learners.train_many("logistic", x, y, _keys(2, 3), num_labels=3, config=FAST)
+  b = learners.train_many("logistic", x, y, _keys(2, 3), num_labels=3, config=FAST)
+  c = learners.train_many("logistic", x, y, _keys(2, 4), num_labels=3, config=FAST)
+  for la, lb, lc in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params),
+                        jax.tree.leaves(c.params)):
+    np.testing.assert_array_equal(la, lb)
+    assert not np.array_equal(la, lc)
+
+
+def test_logistic_on_one_hot_is_bayes_consistent():
+  """On one-hot features, f(x) is the most likely label of the planted data at x."""
+  x, y = _planted([0, 1])
+  trained = learners.train_many("logistic", x, y, _keys(2), num_labels=3, config=FAST)
+  pred = learners.predict_many(trained, np.eye(6, dtype=np.float32))
+  for i in range(2):
+    counts = np.zeros((6, 3))
+    np.add.at(counts, (x[i].argmax(axis=1), y[i]), 1)
+    top = np.sort(counts, axis=1)
+    clear = top[:, -1] - top[:, -2] > 30          # skip near-ties
+    np.testing.assert_array_equal(pred[i][clear], counts.argmax(axis=1)[clear])
+
+
+def test_mlp_minibatch_and_ngram_learn():
+  digits = datasets.digits().subset(np.arange(600))
+  x = digits.featurize(digits.x)
+  mlp = learners.train_many("mlp", x, digits.y, _keys(2), num_labels=10, hidden=16,
+                            config=learners.TrainConfig(steps=100, learning_rate=.02,
+                                                        batch_size=128))
+  assert np.mean(learners.predict_many(mlp, x) == digits.y) > .9
+  text = datasets.synthetic_resumes(300, seed=0)
+  feats = text.featurize(text.x)
+  ngram = learners.train_many("ngram", feats, text.y, _keys(1), num_labels=4, config=FAST)
+  assert np.mean(learners.predict_many(ngram, feats)[0] == text.y) > .9
+  assert mlp.model(1)(x[:2]).shape == (2, 10)
+
+
+def test_learner_errors_name_the_argument():
+  x = np.zeros((4, 3), np.float32)
+  with pytest.raises(ValueError, match="learner must be one of 'logistic', 'mlp', 'ngram'"):
+    learners.train_many("svm", x, np.zeros(4, int), _keys(1), num_labels=2)
+  with pytest.raises(ValueError, match="y must have shape"):
+    learners.train_many("logistic", x, np.zeros(5, int), _keys(1), num_labels=2)
+  with pytest.raises(ValueError, match="x has 2 datasets but there are 3 keys"):
+    learners.train_many("logistic", np.zeros((2, 4, 3)), np.zeros((2, 4), int), _keys(3),
+                        num_labels=2)
+
+
+# --- validation: bounds below measured success where the theory applies ----------
+
+
+def _spec(**kw):
+  base = dict(dataset="finite_table", learner="logistic", p0=P0, num_samples=20000,
+              collectives=(validate.CollectiveSpec(.06, 1, 4), validate.CollectiveSpec(.04, 2, 5),
+                           validate.CollectiveSpec(.03, 1, [4, 5, 4, 5, 4, 5])),
+              seeds=(0, 1), mass_grid=(.5, 1.0), configurations=((0,), (0, 1, 2)),
+              steps=200, eps=0.05)
+  base.update(kw)
+  return validate.ValidationSpec(**base)
+
+
+@pytest.fixture(scope="module")
+def spec10_frame():
+  return validate.run(_spec()).frame
+
+
+def test_bounds_below_measured_success_on_finite_tables(spec10_frame):
+  """Theorem 1 (bounds from the empirical table) <= measured success, up to sampling.
+
+  The learner (logistic regression on one-hot features, 20,000 samples) is
+  close to the Bayes classifier of the planted sample, so it is eps-suboptimal
+  for the eps = 0.05 at which the bounds are computed. Measured success is the
+  population success (weights P0_X) while bounds and exact success use the
+  empirical table; the two test distributions differ by TV(P0_X, P0hat_X),
+  about sqrt(n / N) = 0.017 here, so the documented margin is 0.03.
+  """
+  frame = spec10_frame
+  per = frame[~frame["collective"].isin(["S_min", "S_w"])]
+  margin = 0.03
+  assert np.all(per["bound"] <= per["success"] + margin)
+  assert np.all(per["exact_success"] <= per["success"] + margin)   # S^wc(eps) at eps = 0.05
+  assert np.all(per["bound"] <= per["exact_success"] + 1e-9)       # the theorem, exactly
+  glob = frame[frame["collective"].isin(["S_min", "S_w"])]
+  assert np.all(glob["bound"] <= glob["success"] + margin)
+  assert (per["bound"] > 0.2).any()                                # not only vacuous bounds
+  # c2 loses the half of its signal that lands on c1's point (SPEC §10).
+  both = per[(per["active"] == "0+1+2") & (per["collective"] == "2")]
+  np.testing.assert_allclose(both["success"], .5, atol=.03)
+
+
+def test_validation_reports_masses_and_is_deterministic(spec10_frame):
+  frame = spec10_frame
+  per = frame[~frame["collective"].isin(["S_min", "S_w"])]
+  np.testing.assert_allclose(per["mass_used"], per["mass"], atol=.5 / 20000)
+  assert np.allclose(per["eps_effective"] * 1000, np.round(per["eps_effective"] * 1000))
+  again = validate.run(_spec(configurations=((0,),), mass_grid=(1.0,))).frame
+  ref = frame[(frame["active"] == "0") & (frame["mass_scale"] == 1.0)]
+  np.testing.assert_allclose(again["success"].to_numpy(), ref["success"].to_numpy())
+  np.testing.assert_allclose(again["clean_accuracy"].to_numpy(),
+                             ref["clean_accuracy"].to_numpy())
+
+
+SPEC_TOML = """
+name = "tiny"
+dataset = "finite_table"
+learner = "logistic"
+seeds = [0]
+mass_grid = [1.0]
+eps = 0.05
+[data]
+num_samples = 20000
+p0 = [[0.10, 0.05, 0.05], [0.05, 0.15, 0.00], [0.10, 0.05, 0.05],
+      [0.05, 0.05, 0.10], [0.04, 0.03, 0.03], [0.03, 0.03, 0.04]]
+[train]
+steps = 200
+[[collectives]]
+mass = 0.06
+target = 1
+signal = 4
+[[collectives]]
+mass = 0.04
+target = 2
+signal = 5
+"""
+
+
+def test_cli_validate_writes_csv_and_figure(tmp_path, capsys):
+  spec = tmp_path / "spec.toml"
+  spec.write_text(SPEC_TOML)
+  assert cli.main(["validate", str(spec), "--out", str(tmp_path / "out"), "--no-progress"]) == 0
+  import pandas as pd
+  frame = pd.read_csv(tmp_path / "out" / "results.csv")
+  assert {"success", "bound", "exact_success", "eps_effective", "clean_accuracy",
+          "mass_used"} <= set(frame.columns)
+  assert len(frame) == 4                      # two collectives, S_min, S_w
+  assert (tmp_path / "out" / "success_vs_mass.png").read_bytes()[:4] == b"\x89PNG"
+  assert "1 models" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("change, message", [
+    (('dataset = "finite_table"', 'dataset = "imagenet"'),
+     r"spec.toml: dataset: unknown dataset 'imagenet'; allowed: finite_table, gaussian_mixture"),
+    (('learner = "logistic"', 'learner = "forest"'),
+     r"learner: unknown learner 'forest'; allowed: logistic, mlp, ngram"),
+    (("mass = 0.04", "mass = 0.00001"),
+     r"collectives\[1\].mass: mass 1e-05 x 1.0 .* gives no member among data.num_samples"),
+    (("signal = 5", "signal = 9"), r"collectives\[1\].signal: a point must lie in \[0, 6\)"),
+    (("steps = 200", "stepz = 200"), r"train.stepz: unknown key; allowed:"),
+    (("target = 2", "target = 3"), r"collectives\[1\].target: must be a label in \[0, 3\)"),
+])
+def test_bad_specs_fail_before_compilation_naming_file_and_key(tmp_path, capsys, change, message):
+  spec = tmp_path / "spec.toml"
+  spec.write_text(SPEC_TOML.replace(*change))
+  with pytest.raises(validate.SpecError, match=message):
+    validate.load(spec)
+  assert cli.main(["validate", str(spec), "--out", str(tmp_path / "o")]) == 2
+  assert "acajax validate: error:" in capsys.readouterr().err
+  assert not (tmp_path / "o").exists()
+
+
+def test_text_validation_uses_plugin_bounds():
+  spec = validate.ValidationSpec(
+      dataset="synthetic_resumes", learner="ngram", num_samples=600, test_samples=200,
+      collectives=(validate.CollectiveSpec(.1, 0, "\u00a7"),
+                   validate.CollectiveSpec(.1, 1, "\u00a7")),
+      configurations=((0,), (0, 1)), steps=150)
+  frame = validate.run(spec).frame
+  alone = frame[(frame["active"] == "0") & (frame["collective"] == "0")].iloc[0]
+  both = frame[(frame["active"] == "0+1") & (frame["collective"] == "0")].iloc[0]
+  assert alone["bound"] == 1.0 and alone["success"] > .8       # xi_c = 0, no competition
+  assert both["bound"] == 0.0                                  # same character, opposed targets
+  assert both["success"] < alone["success"]
+
+
+def test_climate_adaptation_validation():
+  """M = 4 collectives of total mass 0.4 on the climate table; Theorem 1 <= exact."""
+  C = validate.CollectiveSpec
+  spec = validate.ValidationSpec(
+      dataset="climate_adaptation", learner="logistic", num_samples=3000, steps=100,
+      collectives=(C(.16, 1, 1), C(.12, 2, 2), C(.08, 1, 3), C(.04, 0, 4)))
+  frame = validate.run(spec).frame
+  per = frame[~frame["collective"].isin(["S_min", "S_w"])]
+  assert len(per) == 4
+  np.testing.assert_allclose(per["mass_used"].sum(), .4, atol=4 / 3000)
+  assert np.all(per["bound"] <= per["exact_success"] + 1e-6)
+  assert np.all((per["success"] >= 0) & (per["success"] <= 1))
