@@ -701,7 +701,6 @@ def _critical_optimised(target, problem: _Problem, strategy: str):
   convex piecewise-linear (FO) function of b. The smallest budget solves
   sum_g L_g(b) <= b.
   """
-  num = problem.xi_c.shape[0]
   dtype = problem.xi_c.dtype
   terms = _critical_terms(target, problem, strategy)
   same = (problem.targets[:, None] == problem.targets[None, :]).astype(dtype)   # with diagonal

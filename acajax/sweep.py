@@ -776,7 +776,6 @@ _COMPILED: dict = {}
 def _build_kernel(spec: SweepSpec, plan: ChunkPlan, mesh: Mesh) -> _Kernel:
   """The jitted chunk function: (axis values, chunk control) -> replicated results."""
   dtype = jnp.dtype(spec.dtype)
-  num_devices = mesh.size
   position = {name: i for i, name in enumerate(spec.axes)}
   kept, reduced = plan.kept, plan.reduced
   directions, argmin, argmax = _reduce_fields(spec.reduce.ops)

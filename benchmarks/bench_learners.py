@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -42,22 +41,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks._env import cpu_model  # noqa: E402
 from acajax import datasets, learners, planting
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS = 100
 L2 = 1e-3
 PATTERN = [(0, 0), (0, 7), (7, 0), (7, 7)]
-
-
-def _cpu_model() -> str:
-  try:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-      if line.startswith("model name"):
-        return line.split(":", 1)[1].strip()
-  except OSError:
-    pass
-  return platform.processor() or "unknown"
 
 
 def make_data(num_models: int):
@@ -174,7 +164,7 @@ def main(argv=None) -> dict:
       "wide_vmap_ratio_vs_sklearn": variants["wide_vmap"]["models_per_s"] / rate_sklearn,
       "accuracy": {"jax_clean": jax_acc, "sklearn_clean": sk_acc, "jax_success": jax_success,
                    "sklearn_success": sk_success, "over_models": baseline_models},
-      "device": {"backend": jax.default_backend(), "cpu": _cpu_model(),
+      "device": {"backend": jax.default_backend(), "cpu": cpu_model(),
                  "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                  else os.cpu_count()},
       "versions": {"jax": jax.__version__, "sklearn": sklearn.__version__,

@@ -38,6 +38,7 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
+from benchmarks._env import cpu_model  # noqa: E402
 from acajax import mixtures  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,16 +46,6 @@ sys.path.insert(0, str(ROOT))
 from tests import numpy_reference as ref  # noqa: E402
 
 EPS = 0.05
-
-
-def _cpu_model() -> str:
-  try:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-      if line.startswith("model name"):
-        return line.split(":", 1)[1].strip()
-  except OSError:
-    pass
-  return platform.processor() or "unknown"
 
 
 def make_scenarios(batch: int, n: int, k: int, m: int, seed: int = 0):
@@ -157,7 +148,7 @@ def main(argv=None) -> dict:
       device=str(jax.devices()[0]),
       device_kind=jax.devices()[0].device_kind,
       platform=platform.platform(),
-      cpu_model=_cpu_model(),
+      cpu_model=cpu_model(),
       cpu_count=os.cpu_count(),
       jax_version=jax.__version__,
       numpy_version=np.__version__,

@@ -40,19 +40,10 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
+from benchmarks._env import cpu_model  # noqa: E402
 from acajax import optimize  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _cpu_model() -> str:
-  try:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-      if line.startswith("model name"):
-        return line.split(":", 1)[1].strip()
-  except OSError:
-    pass
-  return platform.processor() or "unknown"
 
 
 def make_problems(count: int, m: int = 3, seed: int = 0) -> dict:
@@ -138,7 +129,7 @@ def main(argv=None) -> dict:
       device=str(jax.devices()[0]),
       device_kind=jax.devices()[0].device_kind,
       platform=platform.platform(),
-      cpu_model=_cpu_model(),
+      cpu_model=cpu_model(),
       cpu_count=os.cpu_count(),
       jax_version=jax.__version__,
       optax_version=optax.__version__,

@@ -43,6 +43,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from benchmarks._env import cpu_model  # noqa: E402
 from acajax import statistical  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,16 +54,6 @@ _spec.loader.exec_module(car)
 
 DELTA, EPS = 0.05, 0.0
 TARGETS = np.arange(len(car.LABELS))
-
-
-def _cpu_model() -> str:
-  try:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-      if line.startswith("model name"):
-        return line.split(":", 1)[1].strip()
-  except OSError:
-    pass
-  return platform.processor() or "unknown"
 
 
 def jax_sweep(rows, labels, sizes_n, *, num_test):
@@ -163,7 +154,7 @@ def main(argv=None) -> dict:
                   per_n_s=base_s / len(sizes_n)),
       ratio_vs_pandas=base_s / jax_s,
       ratio_of_minima=min(baseline_times) / min(jax_times),
-      device=str(jax.devices()[0]), cpu=_cpu_model(), cpu_count=os.cpu_count(),
+      device=str(jax.devices()[0]), cpu=cpu_model(), cpu_count=os.cpu_count(),
       versions=dict(python=platform.python_version(), jax=jax.__version__,
                     numpy=np.__version__, pandas=pd.__version__),
       x64=bool(jax.config.jax_enable_x64))

@@ -66,6 +66,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from benchmarks._env import cpu_model  # noqa: E402
 from acajax import sweep
 from acajax.sweep import Axis, Reduce, SweepSpec
 
@@ -73,16 +74,6 @@ ROOT = Path(__file__).resolve().parent.parent
 XI_C, DELTA = 0.01, 0.5
 CHUNK = 2**22
 HUGE = (1000, 1000, 100, 100)
-
-
-def _cpu_model() -> str:
-  try:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-      if line.startswith("model name"):
-        return line.split(":", 1)[1].strip()
-  except OSError:
-    pass
-  return platform.processor() or "unknown"
 
 
 def make_spec(sizes, dtype="float32") -> SweepSpec:
@@ -353,7 +344,7 @@ def main(argv=None) -> dict:
   result = dict(
       benchmark="bench_sweep", quick=args.quick,
       device=dict(backend=jax.default_backend(), devices=[str(d) for d in jax.devices()],
-                  cpu=_cpu_model(), cpu_count=os.cpu_count(), cores_available=cores,
+                  cpu=cpu_model(), cpu_count=os.cpu_count(), cores_available=cores,
                   load_average_before=load_before, load_average_after=os.getloadavg(),
                   one_device_runs_pinned_to_core=pinned),
       versions=dict(jax=jax.__version__, jaxlib=jaxlib.__version__, numpy=np.__version__,
