@@ -133,8 +133,8 @@ def _segment_sum(values: jax.Array, ids: jax.Array) -> jax.Array:
   return jnp.zeros_like(values).at[ids].add(values, mode="promise_in_bounds")
 
 
-@_segment_sum.def_vmap
-def _segment_sum_vmap(axis_size, in_batched, values, ids):
+def _flat_batch(axis_size, in_batched, values, ids):
+  """Shared batching prelude: both operands batched, ids offset into one flat axis."""
   values_batched, ids_batched = in_batched
   if not values_batched:
     values = jnp.broadcast_to(values, (axis_size,) + values.shape)
@@ -144,6 +144,13 @@ def _segment_sum_vmap(axis_size, in_batched, values, ids):
   dtype = _index_dtype(axis_size * size)
   offsets = size * jnp.arange(axis_size, dtype=dtype)[:, None]
   flat_ids = (jnp.clip(ids, 0, size - 1).astype(dtype) + offsets).reshape(-1)
+  return values, ids, flat_ids
+
+
+@_segment_sum.def_vmap
+def _segment_sum_vmap(axis_size, in_batched, values, ids):
+  values, ids, flat_ids = _flat_batch(axis_size, in_batched, values, ids)
+  size = values.shape[1]
   flat = _segment_sum(values.reshape((axis_size * size,) + values.shape[2:]), flat_ids)
   return flat.reshape(values.shape), True
 
@@ -174,15 +181,7 @@ def _take(values: jax.Array, ids: jax.Array) -> jax.Array:
 
 @_take.def_vmap
 def _take_vmap(axis_size, in_batched, values, ids):
-  values_batched, ids_batched = in_batched
-  if not values_batched:
-    values = jnp.broadcast_to(values, (axis_size,) + values.shape)
-  if not ids_batched:
-    ids = jnp.broadcast_to(ids, (axis_size,) + ids.shape)
-  size = values.shape[1]
-  dtype = _index_dtype(axis_size * size)
-  offsets = size * jnp.arange(axis_size, dtype=dtype)[:, None]
-  flat_ids = (jnp.clip(ids, 0, size - 1).astype(dtype) + offsets).reshape(-1)
+  values, ids, flat_ids = _flat_batch(axis_size, in_batched, values, ids)
   return _take(values.reshape(-1), flat_ids).reshape(ids.shape), True
 
 

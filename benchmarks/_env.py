@@ -1,7 +1,11 @@
 """What every benchmark records about the machine it ran on."""
 
+import os
 import platform
 from pathlib import Path
+
+import jax
+import numpy as np
 
 
 def cpu_model() -> str:
@@ -13,3 +17,12 @@ def cpu_model() -> str:
   except OSError:
     pass
   return platform.processor() or "unknown"
+
+
+def environment() -> dict:
+  """Device, platform and versions, as recorded in every result JSON."""
+  device = jax.devices()[0]
+  return dict(device=str(device), device_kind=device.device_kind,
+              platform=platform.platform(), cpu_model=cpu_model(),
+              cpu_count=os.cpu_count(), jax_version=jax.__version__,
+              numpy_version=np.__version__)

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -38,7 +36,7 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from benchmarks._env import cpu_model  # noqa: E402
+from benchmarks._env import environment  # noqa: E402
 from acajax import mixtures  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,13 +143,7 @@ def main(argv=None) -> dict:
       benchmark="exact analysis (worst_case_success + scenario_parameters)",
       command="python -m benchmarks.bench_mixtures" + (" --quick" if args.quick else ""),
       quick=args.quick,
-      device=str(jax.devices()[0]),
-      device_kind=jax.devices()[0].device_kind,
-      platform=platform.platform(),
-      cpu_model=cpu_model(),
-      cpu_count=os.cpu_count(),
-      jax_version=jax.__version__,
-      numpy_version=np.__version__,
+      **environment(),
       shapes=dict(scenarios=batch, n=n, K=k, M=m),
       dtype="float64",
       eps=EPS,

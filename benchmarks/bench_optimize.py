@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -40,7 +38,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
-from benchmarks._env import cpu_model  # noqa: E402
+from benchmarks._env import environment  # noqa: E402
 from acajax import optimize  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,14 +124,8 @@ def main(argv=None) -> dict:
       benchmark="allocate_masses (M=3, S_min, 4 restarts x 200 steps + exact evaluation)",
       command="python -m benchmarks.bench_optimize" + (" --quick" if args.quick else ""),
       quick=args.quick,
-      device=str(jax.devices()[0]),
-      device_kind=jax.devices()[0].device_kind,
-      platform=platform.platform(),
-      cpu_model=cpu_model(),
-      cpu_count=os.cpu_count(),
-      jax_version=jax.__version__,
+      **environment(),
       optax_version=optax.__version__,
-      numpy_version=np.__version__,
       dtype="float64",
       shapes=dict(problems=count, M=m, restarts=4, steps=200),
       compile_s=compile_s,
