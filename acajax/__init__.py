@@ -11,6 +11,9 @@ Modules (see ARCHITECTURE.md):
 * :mod:`acajax.planting`, :mod:`acajax.datasets`, :mod:`acajax.learners`,
   :mod:`acajax.validate` — empirical validation with flax learners, imported
   lazily on first use so that ``import acajax`` does not import flax.
+* :mod:`acajax.ratings`, :mod:`acajax.recommender`,
+  :mod:`acajax.rating_collectives`, :mod:`acajax.rec_experiment` — promoting
+  and demoting collectives on a matrix-factorisation recommender (lazy too).
 """
 
 import importlib
@@ -28,7 +31,8 @@ from acajax.bounds import (
 
 __version__ = "0.1.0"
 
-_LAZY_MODULES = ("planting", "datasets", "learners", "validate")
+_LAZY_MODULES = ("planting", "datasets", "learners", "validate", "ratings", "recommender",
+                 "rating_collectives", "rec_experiment")
 
 
 def __getattr__(name):  # PEP 562: the learner stack imports flax only when used.
@@ -48,6 +52,10 @@ __all__ = [
     "mixtures",
     "optimize",
     "planting",
+    "rating_collectives",
+    "ratings",
+    "rec_experiment",
+    "recommender",
     "s_min",
     "s_weighted",
     "scenario_bounds",

@@ -9,16 +9,23 @@ Subcommands:
   ``--coordinator HOST:PORT --num-processes N --process-id I``.
 * ``acajax plot DIR`` — the figures that suit a finished sweep.
 * ``acajax validate SPEC.toml --out DIR`` — flax learners trained on planted
-  data: measured success beside the bounds (issue 8; ``acajax.validate``).
+  data: measured success beside the bounds (issue 8; ``acajax.validate``);
+  a spec with ``kind = "recommender"`` at the top level runs promoting and
+  demoting collectives on a matrix-factorisation recommender instead
+  (issue 6; ``acajax.rec_experiment``).
 * ``acajax finite-sample DATA.csv --signal "col3=2,col7=0" --target 1`` — the
   finite-sample bound (SPEC §9) of a collective holding the first n lines of
   a categorical CSV, against n (table; figure with ``--out``).
+* ``acajax bench [--quick] [--only NAMES]`` — the benchmark suite of
+  ``benchmarks/`` (run from a source checkout): JSON per device, the summary
+  in ``benchmarks/README.md`` and its plots.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import pathlib
 import sys
 
 __all__ = ["main"]
@@ -127,7 +134,29 @@ def _finite_sample(args: argparse.Namespace) -> int:
   return 0
 
 
+def _validate_recommender(args: argparse.Namespace) -> int:
+  from acajax import rec_experiment
+
+  try:
+    spec = rec_experiment.load(args.spec)     # every check before anything is compiled
+    result = rec_experiment.run(spec, args.out, progress=not args.no_progress)
+  except rec_experiment.SpecError as err:
+    print(f"acajax validate: error: {err}", file=sys.stderr)
+    return 2
+  frame = result.frame
+  print(f"{spec.name}: {result.trainings} biased MF models trained in {result.train_s:.2f} s "
+        f"(compile included); {len(frame)} rows written to {args.out}")
+  summary = frame.groupby(["collective", "scenario", "size"])["relative_hr"].mean()
+  print("mean relative hit ratio (HR@k with / without collective action):")
+  print(summary.to_string(float_format=lambda v: f"{v:.3f}"))
+  return 0
+
+
 def _validate(args: argparse.Namespace) -> int:
+  from acajax import rec_experiment
+
+  if rec_experiment.is_recommender_spec(args.spec):   # kind = "recommender" (issue 6)
+    return _validate_recommender(args)
   from acajax import validate
 
   try:
@@ -143,7 +172,8 @@ def _validate(args: argparse.Namespace) -> int:
     print(f"acajax validate: error: {err}", file=sys.stderr)
     return 2
   frame = result.frame
-  print(f"{spec.name}: {frame[['configuration', 'mass_scale', 'seed']].drop_duplicates().shape[0]} "
+  keys = [k for k in ('configuration', 'mass_scale', 'noise', 'seed') if k in frame.columns]
+  print(f"{spec.name}: {frame[keys].drop_duplicates().shape[0]} "
         f"models ({spec.learner} on {spec.dataset}) trained in {result.compile_and_train_s:.2f} s "
         f"(compile included); {len(frame)} rows written to {args.out}")
   return 0
@@ -228,11 +258,81 @@ def build_parser() -> argparse.ArgumentParser:
                   "mass grid), train every model in one vmapped call, and write results.csv "
                   "(measured success, clean accuracy, bounds, exact success, effective eps) "
                   "and success_vs_mass.png into --out.")
-  validate.add_argument("spec", help="the validation spec (.toml; see examples/learners_spec.toml)")
+  validate.add_argument("spec", help="the validation spec (.toml; see examples/learners_spec.toml, "
+                        "or examples/recommender_spec.toml for kind = \"recommender\")")
   validate.add_argument("--out", required=True, help="output folder")
   validate.add_argument("--no-progress", action="store_true", help="no progress bar")
   validate.set_defaults(func=_validate)
+
+  bench = sub.add_parser(
+      "bench", help="run the benchmark suite (benchmarks/) on this machine's default device",
+      description="One benchmark per capability (sweep, exact, optimize, learners, "
+                  "statistical, recommender), each in a fresh process: compile time apart, "
+                  "median of repeats, throughput, the ratio to a baseline run in the same "
+                  "process, throughput against problem size, fraction of the device's "
+                  "measured peak, and the sweep engine's peak memory against grid size. "
+                  "Writes benchmarks/results/<device>.json and regenerates the summary in "
+                  "benchmarks/README.md with plots. Run from a source checkout.")
+  bench.add_argument("--quick", action="store_true",
+                     help="CI-sized runs (seconds; the figures mean nothing); writes to "
+                          "benchmarks/results/quick/ unless --out is given")
+  bench.add_argument("--only", default="sweep,exact,optimize,learners,statistical,recommender",
+                     help="comma-separated benchmarks (default: all)")
+  bench.add_argument("--out", default=None,
+                     help="result JSON file; the summary and plots go beside it")
+  bench.add_argument("--jobs", type=int, default=None,
+                     help="benchmarks at once (default 1; every core with --quick)")
+  bench.add_argument("--no-summary", action="store_true", help="skip the summary and plots")
+  bench.add_argument("--no-progress", action="store_true", help="no progress bar")
+  bench.set_defaults(func=_bench)
   return parser
+
+
+def _benchmarks_root() -> pathlib.Path | None:
+  """The source checkout holding ``benchmarks/suite.py`` (cwd first), or None."""
+  import acajax
+  for root in (pathlib.Path.cwd(), pathlib.Path(acajax.__file__).resolve().parent.parent):
+    if (root / "benchmarks" / "suite.py").is_file():
+      return root
+  return None
+
+
+def _bench(args: argparse.Namespace) -> int:
+  root = _benchmarks_root()
+  if root is None:
+    print("acajax bench: error: the suite lives in the benchmarks/ folder of a source "
+          "checkout (with tests/ beside it); run acajax bench from the checkout's root",
+          file=sys.stderr)
+    return 2
+  if str(root) not in sys.path:
+    sys.path.insert(0, str(root))
+  from benchmarks import suite, summary
+  names = [n.strip() for n in args.only.split(",") if n.strip()]
+  unknown = [n for n in names if n not in suite.NAMES]
+  if unknown or not names:
+    print(f"acajax bench: error: --only: unknown benchmark(s) {', '.join(unknown) or '(none)'}; "
+          f"expected a comma-separated subset of {', '.join(suite.NAMES)}", file=sys.stderr)
+    return 2
+  out = pathlib.Path(args.out) if args.out else None
+  if out is None and args.quick:
+    out = suite.RESULTS / "quick" / "results.json"
+  result, path = suite.run_suite(names, quick=args.quick, out=out,
+                                 progress=not args.no_progress, jobs=args.jobs)
+  print(f"acajax bench: wrote {path}")
+  for name, b in result["benchmarks"].items():
+    print(f"  {name:12s} {b['throughput']:.4g} {b['unit']}/s at {b['items']:,} {b['unit']}; "
+          f"{b['ratio']:.3g}x its baseline; compile {b['compile_s']:.2f} s")
+  for name, error in result["failures"].items():
+    print(f"acajax bench: {name} failed:\n{error}", file=sys.stderr)
+  if not args.no_summary and result["benchmarks"]:
+    if args.quick or args.out:
+      section, plots = summary.write(path.parent, None, quick=args.quick)
+      print(f"acajax bench: summary {path.parent / 'summary.md'}; plots "
+            f"{', '.join(p.name for p in plots)}")
+    else:
+      section, plots = summary.write()
+      print(f"acajax bench: updated {summary.README}; plots {', '.join(p.name for p in plots)}")
+  return 1 if result["failures"] else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,6 +39,7 @@ each point's masses and ``eps``, vmapped over the points of a block.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime
 import functools
@@ -97,8 +98,16 @@ CHECKPOINT = "checkpoint.npz"
 # points (vectorised along the columns), folding over at least 8 steps so the
 # final fold over lanes stays cheap.
 TALL_ROWS = 256
+TALL_CHUNK_ROWS = 1024
 MAX_GROUP = 4096
 BLOCK_POINTS = 4096
+# Chunks launched ahead of the one being folded in on the host, on
+# accelerators (on CPU one: the host and the chunks share the cores).
+IN_FLIGHT = 2
+# On accelerators: one group of every row, reduced in this many steps (one:
+# the fused evaluate-and-reduce kernel was fastest on an H100; see
+# benchmarks/README.md). Large chunks (2**27 points) pay there too.
+ACCELERATOR_STEPS = 1
 
 
 # -- the registry -------------------------------------------------------------
@@ -372,8 +381,9 @@ class ChunkPlan:
   The grid's axes are ordered (kept..., reduced...). A chunk covers ``rows``
   consecutive kept points times ``cols`` consecutive reduced points; either all
   reduced points of a kept point fit (``cols`` = every reduced point, one
-  column block), or ``rows`` is 1 and the reduced points are split into
-  ``col_blocks`` chunks. The larger dimension is split across devices, each
+  column block), or the reduced points are split into ``col_blocks`` chunks
+  (``rows`` is 1, or, on CPU with many kept points, up to
+  ``TALL_CHUNK_ROWS`` so that blocks are tall). The larger dimension is split across devices, each
   device's part padded (masked) to whole blocks. On a device, the reduction
   walks ``groups`` groups of ``group`` rows; for each, ``steps`` steps of
   ``lanes`` columns, keeping running results of the block's shape that stay
@@ -477,8 +487,11 @@ class ChunkPlan:
     """Grid points covered by the first ``done`` chunks."""
     if self.col_blocks == 1:
       return min(done * self.rows, self.kept_points) * self.reduced_points
-    full_rows, extra = divmod(done, self.col_blocks)
-    return full_rows * self.reduced_points + min(extra * self.cols, self.reduced_points)
+    row_blocks, extra = divmod(done, self.col_blocks)
+    rows_done = min(row_blocks * self.rows, self.kept_points)
+    rows_next = min(self.rows, self.kept_points - rows_done)
+    return (rows_done * self.reduced_points
+            + rows_next * min(extra * self.cols, self.reduced_points))
 
   def signature(self) -> dict[str, int]:
     """What a checkpoint must match to be resumed."""
@@ -492,20 +505,29 @@ def _balanced(total: int, most: int) -> int:
   return -(-total // blocks)
 
 
-def make_plan(spec: SweepSpec, num_devices: int = 1) -> ChunkPlan:
+def _accelerator_layout(devices) -> bool:
+  """Whether chunks are laid out for an accelerator (any device not a CPU)."""
+  return any(device.platform != "cpu" for device in devices)
+
+
+def make_plan(spec: SweepSpec, num_devices: int = 1, *, accelerator: bool = False) -> ChunkPlan:
   """Cuts the spec's grid into chunks of at most ``spec.chunk_points`` points.
 
   Args:
     spec: the sweep (validated here).
     num_devices: devices each chunk is split over.
+    accelerator: lay blocks out for a GPU/TPU (one group of all the chunk's
+      rows, reduced in ``ACCELERATOR_STEPS`` wide steps) rather than for CPU
+      caches; the chunks, and so checkpoints, are the same either way.
 
   Returns:
     The :class:`ChunkPlan`.
 
   Examples:
     A 10^10-point grid reduced to 10^4 results: each chunk holds at most
-    2**22 points (four kept points times all 10^6 reduced ones), whatever the
-    grid size; a device walks it in blocks of one row x 4,082 columns.
+    2**22 points (1,000 kept points times 4,185 of the 10^6 reduced ones),
+    whatever the grid size; on CPU a device walks it in tall blocks of the
+    chunk's 1,000 rows, one column a step.
 
     >>> from acajax.sweep import Axis, Reduce, SweepSpec, make_plan
     >>> axes = {"alpha[0]": Axis.linspace(.01, .2, 100), "xi": Axis.linspace(0, .3, 100),
@@ -515,7 +537,7 @@ def make_plan(spec: SweepSpec, num_devices: int = 1) -> ChunkPlan:
     ...                  reduce=Reduce(("alpha[1]", "delta"), ("min",)))
     >>> plan = make_plan(spec)
     >>> plan.num_chunks, plan.rows, plan.cols, plan.group, plan.lanes
-    (2500, 4, 1000000, 1, 4082)
+    (2390, 1000, 4185, 1000, 1)
   """
   spec = spec.validated()
   if not isinstance(num_devices, int) or num_devices < 1:
@@ -531,13 +553,26 @@ def make_plan(spec: SweepSpec, num_devices: int = 1) -> ChunkPlan:
     rows = _balanced(kept_points, max(1, target // reduced_points))
   else:
     rows, cols = 1, _balanced(reduced_points, target)
+  if (not accelerator and reduced and rows < TALL_ROWS <= kept_points
+      and target >= TALL_ROWS * TALL_ROWS):
+    # Many reduced points per kept point: chunks of TALL_ROWS..TALL_CHUNK_ROWS
+    # rows times part of the columns, so the device walks tall blocks (about
+    # twice as fast on CPU as blocks of few rows; benchmarks/README.md).
+    rows = _balanced(kept_points, min(TALL_CHUNK_ROWS, target // TALL_ROWS))
+    cols = _balanced(reduced_points, max(1, target // rows))
   shard_dim = 1 if cols > rows else 0
   split = lambda n: -(-n // num_devices)
   local_rows = split(rows) if shard_dim == 0 else rows
   local_cols = split(cols) if shard_dim == 1 else cols
-  tall = bool(reduced) and local_rows >= TALL_ROWS
+  tall = bool(reduced) and local_rows >= TALL_ROWS and not accelerator
   if not reduced:
     group, lanes = local_rows, 1
+  elif accelerator:
+    # One group of every row and a few wide steps: a device loop's iterations
+    # are kernel launches on an accelerator, so blocks should fill the chip.
+    group = local_rows
+    lanes = _balanced(local_cols, max(1, min(max(1, target // group),
+                                             local_cols // ACCELERATOR_STEPS)))
   elif tall:
     group, lanes = _balanced(local_rows, MAX_GROUP), 1
   else:
@@ -877,12 +912,26 @@ def _empty_accumulator(spec: SweepSpec, plan: ChunkPlan) -> dict[str, np.ndarray
   return acc
 
 
+def _fetch(result, copy: bool):
+  """This process's copy of a chunk's (replicated) results.
+
+  With ``copy`` (accelerators), the copies to the host start now and run
+  while later chunks compute; reading them (``np.asarray``) waits only for
+  what is not there yet. CPU arrays are read in place.
+  """
+  local = jax.tree.map(lambda v: v.addressable_data(0), result)
+  if copy:
+    for leaf in jax.tree.leaves(local):
+      leaf.copy_to_host_async()
+  return local
+
+
 def _combine_chunk(acc, result, chunk: Chunk, plan: ChunkPlan, spec: SweepSpec) -> None:
-  """Folds one chunk's results into the running accumulator (in place)."""
+  """Folds one chunk's results (from :func:`_fetch`) into the accumulator, in place."""
   rows = slice(chunk.row_start, chunk.row_start + chunk.rows_valid)
   directions, _, _ = _reduce_fields(spec.reduce.ops)
   for column, parts in result.items():
-    parts = {k: np.asarray(v.addressable_data(0))[:chunk.rows_valid] for k, v in parts.items()}
+    parts = {k: np.asarray(v)[:chunk.rows_valid] for k, v in parts.items()}
     if not plan.reduced:
       acc[f"{column}|value"][rows] = parts["value"]
       continue
@@ -1051,7 +1100,8 @@ def run(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike | None =
       raise ValueError("file_format='parquet' needs pyarrow (pip install pyarrow); "
                        "use 'csv'") from None
   devices = list(jax.devices() if devices is None else devices)
-  plan = make_plan(spec, len(devices))
+  accelerator = _accelerator_layout(devices)
+  plan = make_plan(spec, len(devices), accelerator=accelerator)
   writer = jax.process_index() == 0
   out = None if out_dir is None else pathlib.Path(out_dir)
   checkpoint = None if out is None else out / CHECKPOINT
@@ -1112,17 +1162,18 @@ def run(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike | None =
       on_chunk(done)
 
   try:
-    # One chunk in flight while the previous one is folded in on the host.
-    pending = None
+    # Chunks launched ahead (their results copying to the host) while the
+    # oldest is folded in on the host.
+    in_flight = IN_FLIGHT if accelerator else 1
+    pending = collections.deque()
     for index in range(done, plan.num_chunks):
       chunk = plan.chunk(index)
-      launched = (chunk, compiled(axis_values, control(chunk)))
+      pending.append((chunk, _fetch(compiled(axis_values, control(chunk)), accelerator)))
       chunks_run += 1
-      if pending is not None:
-        finish(*pending)
-      pending = launched
-    if pending is not None:
-      finish(*pending)
+      if len(pending) > in_flight:
+        finish(*pending.popleft())
+    while pending:
+      finish(*pending.popleft())
   finally:
     if bar is not None:
       bar.close()

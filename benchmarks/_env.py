@@ -2,6 +2,7 @@
 
 import os
 import platform
+from importlib import metadata
 from pathlib import Path
 
 import jax
@@ -19,10 +20,22 @@ def cpu_model() -> str:
   return platform.processor() or "unknown"
 
 
+def versions() -> dict:
+  """Versions of Python and of the installed libraries the benchmarks use."""
+  found = {"python": platform.python_version()}
+  for name in ("jax", "jaxlib", "numpy", "optax", "flax", "pandas", "scikit-learn"):
+    try:
+      found[name] = metadata.version(name)
+    except metadata.PackageNotFoundError:
+      pass
+  return found
+
+
 def environment() -> dict:
   """Device, platform and versions, as recorded in every result JSON."""
   device = jax.devices()[0]
   return dict(device=str(device), device_kind=device.device_kind,
+              device_count=jax.device_count(), backend=jax.default_backend(),
               platform=platform.platform(), cpu_model=cpu_model(),
               cpu_count=os.cpu_count(), jax_version=jax.__version__,
-              numpy_version=np.__version__)
+              numpy_version=np.__version__, versions=versions())

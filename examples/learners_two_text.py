@@ -50,7 +50,9 @@ def main(out_dir: str | pathlib.Path = "learners-two-text", quick: bool = False)
 
   Returns:
     dict with the tidy ``frame``, the ``summary`` (A's mean success alone and
-    with each B, per mass), and the ``paths`` written.
+    with each B, per mass), ``theory`` (A's success beside eps_hat, the bound
+    and the exact worst case at eps_hat, and the reason a bound is withheld)
+    and the ``paths`` written.
   """
   import matplotlib
   matplotlib.use("Agg")
@@ -66,11 +68,20 @@ def main(out_dir: str | pathlib.Path = "learners-two-text", quick: bool = False)
   summary = (a.assign(setting=a["active"].map(names))
              .pivot_table(index="setting", columns="mass", values="success", aggfunc="mean")
              .reindex(list(names.values())))
+  theory = (a.assign(setting=a["active"].map(names))
+            .groupby("setting")[["success", "eps_hat", "bound", "exact_success"]]
+            .agg(lambda v: v.mean(skipna=False)).reindex(list(names.values())))
+  theory["bound_note"] = a.assign(setting=a["active"].map(names)).groupby("setting")[
+      "bound_note"].agg(lambda v: "; ".join(sorted(set(v)))).reindex(theory.index)
   b_rows = frame[frame["collective"].isin(["1", "2", "3", "4"])]
   b_summary = b_rows.groupby("name")["success"].mean()
   pd.set_option("display.width", 120)
   print("Collective A's measured success (mean over seeds), alone and with B acting:")
   print(summary.round(3).to_string())
+  print("\nA side by side with the theory on the held-out texts (means over masses and seeds; "
+        "bound and exact worst case at the learner's eps_hat, NaN with its reason where "
+        "withheld):")
+  print(theory.round(3).to_string())
   print("\nB's success when both act (mean):")
   print(b_summary.round(3).to_string())
 
@@ -88,7 +99,8 @@ def main(out_dir: str | pathlib.Path = "learners-two-text", quick: bool = False)
   path = out_dir / "two_text_interference.png"
   fig.savefig(path, dpi=110)
   plt.close(fig)
-  return {"frame": frame, "summary": summary, "paths": result.paths + [path]}
+  return {"frame": frame, "summary": summary, "theory": theory,
+          "paths": result.paths + [path]}
 
 
 if __name__ == "__main__":

@@ -261,25 +261,47 @@ def test_chunk_size_does_not_change_results(over, sizes):
     _assert_same(table, tables[0])
 
 
-@pytest.mark.parametrize("layout", ["wide", "wide-split-columns", "tall"])
-def test_block_layouts_match_reference(layout):
-  """Blocks of (rows, lanes) walked in steps; and tall groups of rows."""
-  if layout == "tall":   # many rows, few reduced points: groups of rows, one column a step
+@pytest.mark.parametrize("layout", ["wide", "wide-split-columns", "tall", "accelerator"])
+def test_block_layouts_match_reference(layout, monkeypatch):
+  """Blocks of (rows, lanes) walked in steps; tall groups of rows; the accelerator layout."""
+  if layout == "accelerator":   # the GPU/TPU layout, forced here on CPU devices
+    monkeypatch.setattr(sweep, "_accelerator_layout", lambda devices: True)
+  if layout in ("tall", "accelerator"):   # many rows, few reduced points: groups of rows, one column a step
     axes = {"alpha[0]": Axis.linspace(0.01, 0.97, 4100), "xi": Axis.of([0.0, 0.3]),
             "eps": Axis.of([0.0, 0.45])}
   else:                  # few rows, many reduced points: blocks of (rows, lanes)
     axes = {"alpha[0]": Axis.linspace(0.01, 0.97, 20), "xi": Axis.linspace(0.0, 0.3, 32),
             "eps": Axis.linspace(0.0, 0.45, 16)}
   spec = _light_spec(axes=axes, reduce=Reduce(("xi", "eps"), ("argmin",)),
-                     chunk_points={"wide": 2**16, "wide-split-columns": 300, "tall": 2**22}[layout])
-  plan = sweep.make_plan(spec)
-  if layout == "wide":
+                     chunk_points={"wide": 2**16, "wide-split-columns": 300, "tall": 2**22,
+                                   "accelerator": 2**12}[layout])
+  plan = sweep.make_plan(spec, accelerator=layout == "accelerator")
+  if layout == "accelerator":
+    assert not plan.tall and plan.groups == 1 and plan.steps == 1 and plan.row_blocks > 1
+  elif layout == "wide":
     assert not plan.tall and plan.lanes >= 64 and plan.steps >= 8 and plan.groups > 1
   elif layout == "tall":
     assert plan.tall and plan.lanes == 1 and plan.groups > 1
   else:
     assert plan.col_blocks > 1
   _assert_tables_match(sweep.run(spec, progress=False).table, _np_table(spec))
+
+
+def test_tall_chunks_that_split_columns_equal_row_chunks():
+  """Many reduced points per row: chunks of many rows x part of the columns (CPU)."""
+  axes = {"alpha[0]": Axis.linspace(0.01, 0.97, 300), "xi": Axis.linspace(0.0, 0.3, 64),
+          "eps": Axis.linspace(0.0, 0.45, 1100)}
+  spec = _light_spec(axes=axes, reduce=Reduce(("xi", "eps"), ("min", "max", "argmin", "argmax")),
+                     chunk_points=2**16)
+  tall, rows_of_one = sweep.make_plan(spec), sweep.make_plan(spec.replace(chunk_points=60_000))
+  assert tall.rows > 1 and tall.col_blocks > 1 and rows_of_one.rows == 1
+  for plan in (tall, rows_of_one):
+    done = [plan.points_done(d) for d in range(plan.num_chunks + 1)]
+    assert done[0] == 0 and done[-1] == spec.num_points and done == sorted(done)
+    assert plan.points_done(plan.col_blocks) == plan.rows * plan.reduced_points
+  first = sweep.run(spec, progress=False)
+  assert first.plan.rows == tall.rows and first.chunks_run == tall.num_chunks
+  _assert_same(first.table, sweep.run(spec.replace(chunk_points=60_000), progress=False).table)
 
 
 def test_compiled_once_for_many_chunks():
