@@ -8,6 +8,8 @@ never inspected here (out-of-domain values become NaN inside the formulas).
 
 from __future__ import annotations
 
+import pathlib
+import tomllib
 from collections.abc import Mapping, Sequence
 
 import jax
@@ -91,3 +93,14 @@ def check_trailing_axis(name: str, value, size: int | None = None, *, min_rank: 
   if size is not None and shape[-1] != size:
     raise ValueError(f"{name} must have {size} entries on its trailing collective axis, got shape {shape}")
   return shape
+
+
+def read_toml(path, error: type[Exception]) -> dict:
+  """A TOML file's contents; ``error`` (naming the file) if missing or malformed."""
+  src = str(path)
+  try:
+    return tomllib.loads(pathlib.Path(path).read_text(encoding="utf-8"))
+  except FileNotFoundError:
+    raise error(f"{src}: no such file") from None
+  except tomllib.TOMLDecodeError as err:
+    raise error(f"{src}: not valid TOML: {err}") from None

@@ -89,7 +89,11 @@ def targeted_promoter(targets, rating: float = 5.0) -> RowStrategy:
     >>> rc.targeted_promoter([1])(np.array([[np.nan, 2.0, 3.0]])).tolist()
     [[nan, 5.0, 3.0]]
   """
-  targets = _targets(targets)
+  return _rate_targets(_targets(targets), rating)
+
+
+def _rate_targets(targets: np.ndarray, rating: float) -> RowStrategy:
+  """The strategy that sets every member's rating of every target item to ``rating``."""
 
   def strategy(rows):
     rows = np.array(rows, dtype=np.float32, copy=True)
@@ -108,14 +112,7 @@ def targeted_demoter(targets, rating: float = 1.0) -> RowStrategy:
     >>> rc.targeted_demoter([0, 2])(np.array([[np.nan, 2.0, 3.0]])).tolist()
     [[1.0, 2.0, 1.0]]
   """
-  targets = _targets(targets)
-
-  def strategy(rows):
-    rows = np.array(rows, dtype=np.float32, copy=True)
-    _check_items(targets, rows.shape[1])
-    rows[:, targets] = rating
-    return rows
-  return strategy
+  return _rate_targets(_targets(targets), rating)
 
 
 ARCHETYPES = {"promoter": (targeted_promoter, 5.0), "demoter": (targeted_demoter, 1.0)}

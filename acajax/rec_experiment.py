@@ -57,6 +57,7 @@ import tomllib
 
 import numpy as np
 
+from acajax._checks import read_toml
 from acajax import rating_collectives as rc
 from acajax import ratings as ratings_mod
 
@@ -407,12 +408,7 @@ def load(path) -> RecommenderSpec:
 
   path = pathlib.Path(path)
   src = str(path)
-  try:
-    raw = tomllib.loads(path.read_text(encoding="utf-8"))
-  except FileNotFoundError:
-    raise SpecError(f"{src}: no such file") from None
-  except tomllib.TOMLDecodeError as err:
-    raise SpecError(f"{src}: not valid TOML: {err}") from None
+  raw = read_toml(path, SpecError)
   _keys(src, "", raw, _TOP)
   if raw.get("kind") != "recommender":
     _fail(src, "kind", f"must be \"recommender\"; got {raw.get('kind')!r}")

@@ -78,10 +78,10 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import pathlib
-import tomllib
 
 import numpy as np
 
+from acajax._checks import read_toml
 from acajax import datasets, planting
 
 __all__ = ["CollectiveSpec", "SpecError", "ValidationResult", "ValidationSpec", "load", "plot",
@@ -358,12 +358,7 @@ def load(path) -> ValidationSpec:
   """
   path = pathlib.Path(path)
   src = str(path)
-  try:
-    raw = tomllib.loads(path.read_text(encoding="utf-8"))
-  except FileNotFoundError:
-    raise SpecError(f"{src}: no such file") from None
-  except tomllib.TOMLDecodeError as err:
-    raise SpecError(f"{src}: not valid TOML: {err}") from None
+  raw = read_toml(path, SpecError)
   for key in raw:
     if key not in _TOP_KEYS:
       _fail(src, key, f"unknown key; allowed: {', '.join(sorted(_TOP_KEYS))}")
