@@ -948,6 +948,63 @@ def critical_budget(target: ArrayLike, *, targets: ArrayLike, xi_c: ArrayLike, x
   return CriticalBudget(budget=budget, masses=masses, feasible=jnp.isfinite(budget))
 
 
+def _discrete_search(loss, exact, choices, logits, opt, temperature_at, steps: int,
+                     polish_sweeps: int):
+  """One choice per collective among ``choices``, by a relaxation and a polish.
+
+  From each restart's (M, C) logits, ``opt`` minimises ``loss(logits,
+  temperature)`` for ``steps`` steps (temperature from ``temperature_at``),
+  keeping each restart's best rounded choice (argmax per collective) by the
+  exact objective ``exact`` (higher is better); then coordinate ascent on
+  ``exact``, one collective at a time (cyclically, ``polish_sweeps`` rounds)
+  over every choice, from each restart's best, taking strict improvements.
+
+  Returns:
+    (choices (R, M), exact values (R,), final logits (R, M, C), history
+    (steps,) of the best value so far).
+  """
+  restarts, num = logits.shape[:2]
+  dtype = logits.dtype
+
+  def rounded(logits):
+    return choices[jnp.argmax(logits, axis=-1)]
+
+  grad = jax.vmap(jax.grad(loss), in_axes=(0, None))
+  state = jax.vmap(opt.init)(logits)
+  best = (jax.vmap(rounded)(logits), jnp.full((restarts,), -jnp.inf, dtype))
+
+  def keep_best(best, logits):
+    picked = jax.vmap(rounded)(logits)
+    value = jax.vmap(exact)(picked)
+    better = value > best[1]
+    return jnp.where(better[:, None], picked, best[0]), jnp.where(better, value, best[1])
+
+  def step(carry, i):
+    logits, state, best = carry
+    best = keep_best(best, logits)
+    grads = grad(logits, jnp.asarray(temperature_at(i), dtype))
+    updates, state = jax.vmap(opt.update)(grads, state, logits)
+    logits = jnp.clip(optax.apply_updates(logits, updates), -_LOGIT_LIMIT, _LOGIT_LIMIT)
+    return (logits, state, best), jnp.max(best[1])
+
+  (logits, _, best), history = jax.lax.scan(step, (logits, state, best), jnp.arange(steps))
+  picked, values = keep_best(best, logits)
+
+  def polish(picked, value):
+    def move(i, carry):
+      picked, value = carry
+      trial = jnp.broadcast_to(picked, (choices.shape[0], num)).at[:, i % num].set(choices)
+      trial_values = jax.vmap(exact)(trial)
+      k = jnp.argmax(trial_values)
+      better = trial_values[k] > value
+      return jnp.where(better, trial[k], picked), jnp.where(better, trial_values[k], value)
+    return jax.lax.fori_loop(0, polish_sweeps * num, move, (picked, value))
+
+  if polish_sweeps > 0:
+    picked, values = jax.vmap(polish)(picked, values)
+  return picked, values, logits, history
+
+
 # --------------------------------------------------------------------------
 # Signal placement (SPEC §2, the exact engine)
 # --------------------------------------------------------------------------
@@ -982,46 +1039,9 @@ def _place_core(p0, targets, masses, eps, flags, candidates, key, *, objective, 
       return temp * jax.nn.logsumexp(-success / temp)
     return -_success_metric(success, masses, objective)
 
-  def rounded(logits):
-    return candidates[jnp.argmax(logits, axis=-1)]
-
-  grad = jax.vmap(jax.grad(loss), in_axes=(0, None))
   logits = jax.random.normal(key, (restarts, num, candidates.shape[0]), dtype)
-  state = jax.vmap(opt.init)(logits)
-  best = (jax.vmap(rounded)(logits), jnp.full((restarts,), -jnp.inf, dtype))
-
-  def keep_best(best, logits):
-    points = jax.vmap(rounded)(logits)
-    value = jax.vmap(exact)(points)
-    better = value > best[1]
-    return jnp.where(better[:, None], points, best[0]), jnp.where(better, value, best[1])
-
-  def step(carry, i):
-    logits, state, best = carry
-    best = keep_best(best, logits)
-    grads = grad(logits, jnp.asarray(temperature_at(i), dtype))
-    updates, state = jax.vmap(opt.update)(grads, state, logits)
-    logits = jnp.clip(optax.apply_updates(logits, updates), -_LOGIT_LIMIT, _LOGIT_LIMIT)
-    return (logits, state, best), jnp.max(best[1])
-
-  (logits, _, best), history = jax.lax.scan(step, (logits, state, best), jnp.arange(steps))
-  points, values = keep_best(best, logits)
-
-  # Polish: coordinate ascent on the exact objective, one collective at a
-  # time (cyclically, polish_sweeps rounds) over every candidate point, from
-  # each restart's best choice; a move is taken only if it strictly improves.
-  def polish(points, value):
-    def move(i, carry):
-      points, value = carry
-      trial = jnp.broadcast_to(points, (candidates.shape[0], num)).at[:, i % num].set(candidates)
-      trial_values = jax.vmap(exact)(trial)
-      k = jnp.argmax(trial_values)
-      better = trial_values[k] > value
-      return jnp.where(better, trial[k], points), jnp.where(better, trial_values[k], value)
-    return jax.lax.fori_loop(0, polish_sweeps * num, move, (points, value))
-
-  if polish_sweeps > 0:
-    points, values = jax.vmap(polish)(points, values)
+  points, values, _, history = _discrete_search(loss, exact, candidates, logits, opt,
+                                                temperature_at, steps, polish_sweeps)
   index = jnp.argmax(values)
   value = values[index]
   value = jnp.where(jnp.isfinite(value), value, jnp.nan)
@@ -1211,44 +1231,10 @@ def _targets_core(masses, problem, key, *, num_labels, objective, strategy, step
     raw = _scenario_bounds(masses, _label_problem(problem, weights), strategy, False)
     return -_smooth_metric(masses, raw, objective, tau)
 
-  def rounded(logits):
-    return jnp.argmax(logits, axis=-1)
-
-  grad = jax.vmap(jax.grad(loss), in_axes=(0, None))
   # Restart 0 starts undecided (uniform soft targets); the others at random.
   logits = jax.random.normal(key, (restarts, num, num_labels), dtype).at[0].set(0)
-  state = jax.vmap(opt.init)(logits)
-  best = (jax.vmap(rounded)(logits), jnp.full((restarts,), -jnp.inf, dtype))
-
-  def keep_best(best, logits):
-    labels = jax.vmap(rounded)(logits)
-    value = jax.vmap(exact)(labels)
-    better = value > best[1]
-    return jnp.where(better[:, None], labels, best[0]), jnp.where(better, value, best[1])
-
-  def step(carry, i):
-    logits, state, best = carry
-    best = keep_best(best, logits)
-    grads = grad(logits, jnp.asarray(tau_at(i), dtype))
-    updates, state = jax.vmap(opt.update)(grads, state, logits)
-    logits = jnp.clip(optax.apply_updates(logits, updates), -_LOGIT_LIMIT, _LOGIT_LIMIT)
-    return (logits, state, best), jnp.max(best[1])
-
-  (logits, _, best), history = jax.lax.scan(step, (logits, state, best), jnp.arange(steps))
-  labels, values = keep_best(best, logits)
-
-  def polish(labels, value):
-    def move(i, carry):
-      labels, value = carry
-      trial = jnp.broadcast_to(labels, (num_labels, num)).at[:, i % num].set(labels_all)
-      trial_values = jax.vmap(exact)(trial)
-      k = jnp.argmax(trial_values)
-      better = trial_values[k] > value
-      return jnp.where(better, trial[k], labels), jnp.where(better, trial_values[k], value)
-    return jax.lax.fori_loop(0, polish_sweeps * num, move, (labels, value))
-
-  if polish_sweeps > 0:
-    labels, values = jax.vmap(polish)(labels, values)
+  labels, values, logits, history = _discrete_search(loss, exact, labels_all, logits, opt, tau_at,
+                                                     steps, polish_sweeps)
   index = jnp.argmax(values)
   value = jnp.where(jnp.isfinite(values[index]), values[index], jnp.nan)
   return TargetChoice(targets=labels[index], value=value,

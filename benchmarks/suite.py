@@ -541,8 +541,6 @@ def bench_recommender(p: dict, ceiling: dict) -> dict | None:
     from benchmarks import bench_recommender as br
   except ImportError:
     return None
-  import jax
-
   from acajax import recommender
   scaling = []
   for size in p["sizes"][:-1]:                      # the default trainer alone
@@ -561,7 +559,6 @@ def bench_recommender(p: dict, ceiling: dict) -> dict | None:
   ratings = shapes["base_ratings"] + shapes["extra_ratings"]
   flops = 2 * 3 * shapes["rank"] * ratings * shapes["steps"]
   bytes_per = 4 * (4 * ratings + 2 * shapes["rank"] * (shapes["users"] + shapes["items"]))
-  del jax
   return entry(
       name="recommender", description=record["benchmark"], unit="trainings",
       dtype=record["dtype"], shapes=shapes, items=record["items"],

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,7 +159,6 @@ def markdown(results: list[dict], *, command: str = "acajax bench") -> str:
 
 def exponents(b: dict) -> list[tuple[float, float, float]]:
   """(size, next size, k) with time ∝ size^k between consecutive scaling sizes."""
-  import math
   points = [(s["size"], s["size"] / s["throughput"]) for s in b["scaling"]]
   return [(n0, n1, math.log(t1 / t0) / math.log(n1 / n0))
           for (n0, t0), (n1, t1) in zip(points, points[1:])]
