@@ -40,8 +40,9 @@ def _demo(args: argparse.Namespace) -> int:
 def _split_cpu(count: int | None) -> None:
   """Exposes the host CPU as ``count`` JAX devices (default: one per core).
 
-  A sweep shards each chunk over every device; on CPU, JAX shows one device
-  unless XLA_FLAGS says otherwise. Has no effect when XLA_FLAGS already sets
+  A sweep shards each chunk over every device, and ``learners.train_many``
+  splits its models over them; on CPU, JAX shows one device unless
+  XLA_FLAGS says otherwise. Has no effect when XLA_FLAGS already sets
   the count, or once JAX's CPU backend has started (in-process callers).
   """
   if count is None:
@@ -153,6 +154,7 @@ def _validate_recommender(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+  _split_cpu(args.cpu_devices)         # learners.train_many splits the models over devices
   from acajax import rec_experiment
 
   if rec_experiment.is_recommender_spec(args.spec):   # kind = "recommender" (issue 6)
@@ -177,6 +179,12 @@ def _validate(args: argparse.Namespace) -> int:
         f"models ({spec.learner} on {spec.dataset}) trained in {result.compile_and_train_s:.2f} s "
         f"(compile included); {len(frame)} rows written to {args.out}")
   return 0
+
+
+def _add_cpu_devices(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument("--cpu-devices", type=int, default=None, metavar="N",
+                      help="on CPU, split the host into N JAX devices to use N cores "
+                           "(default: one per core; ignored if XLA_FLAGS sets it)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -207,9 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
   sweep.add_argument("--restart", action="store_true",
                      help="ignore a checkpoint in --out and start over")
   sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
-  sweep.add_argument("--cpu-devices", type=int, default=None, metavar="N",
-                     help="on CPU, split the host into N JAX devices to use N cores "
-                          "(default: one per core; ignored if XLA_FLAGS sets it)")
+  _add_cpu_devices(sweep)
   multi = sweep.add_argument_group(
       "several processes (jax.distributed; run the same command on every host)")
   multi.add_argument("--coordinator", metavar="HOST:PORT", default=None,
@@ -262,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "or examples/recommender_spec.toml for kind = \"recommender\")")
   validate.add_argument("--out", required=True, help="output folder")
   validate.add_argument("--no-progress", action="store_true", help="no progress bar")
+  _add_cpu_devices(validate)
   validate.set_defaults(func=_validate)
 
   bench = sub.add_parser(

@@ -39,3 +39,19 @@ def environment() -> dict:
               platform=platform.platform(), cpu_model=cpu_model(),
               cpu_count=os.cpu_count(), jax_version=jax.__version__,
               numpy_version=np.__version__, versions=versions())
+
+
+def split_cpu() -> int:
+  """Shows the host CPU as one JAX device per usable core; returns the CPU device count.
+
+  Must run before JAX's first operation in the process (a benchmark's own
+  process); later, JAX keeps the devices it started with. The learners
+  benchmarks use it because ``learners.train_many`` splits models over
+  devices, as ``acajax validate`` does by default.
+  """
+  cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+  try:
+    jax.config.update("jax_num_cpu_devices", cores or 1)
+  except RuntimeError:    # JAX's backends have started: keep them
+    pass
+  return len(jax.devices("cpu"))

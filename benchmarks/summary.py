@@ -114,6 +114,7 @@ def markdown(results: list[dict], *, command: str = "acajax bench") -> str:
               "| ratio | fraction of peak (binds) |")
     header += "".join(f" vs {device_label(c, short=True)} |" for c in others)
     lines += [header, "|" + " --- |" * (header.count("|") - 1)]
+    notes = []
     for name in ORDER:
       b = result["benchmarks"].get(name)
       if b is None:
@@ -126,8 +127,16 @@ def markdown(results: list[dict], *, command: str = "acajax bench") -> str:
                f"**{_ratio(b.get('ratio'))}**", _fraction(roof)]
       for other in others:
         cpu_b = other["benchmarks"].get(name)
-        cells.append(_ratio(speedup(b, cpu_b)) if cpu_b else "")
+        differ = differing_work(b, cpu_b) if cpu_b else []
+        if differ:
+          notes.append(f"{name} against {device_label(other, short=True)}: no speed-up, the "
+                       "work per item differs (" + "; ".join(
+                           f"{k} {b['shapes'][k]} here, {cpu_b['shapes'][k]} there"
+                           for k in differ) + ").")
+        cells.append(("–" if differ else _ratio(speedup(b, cpu_b))) if cpu_b else "")
       lines.append("| " + " | ".join(cells) + " |")
+    if notes:
+      lines += [""] + [f"* {note}" for note in notes]
     lines += ["", "Scaling: exponent k of time ∝ size^k between consecutive sizes "
               "(1 = linear; below 1, fixed costs such as dispatch still dominate):", ""]
     for name in ORDER:
@@ -164,8 +173,26 @@ def exponents(b: dict) -> list[tuple[float, float, float]]:
           for (n0, t0), (n1, t1) in zip(points, points[1:])]
 
 
+# Shape keys that give a benchmark's size or layout; every other key sets the
+# work per item (Adam steps, features, ...) and must agree for a speed-up.
+SIZE_KEYS = frozenset({"grid", "chunk_points", "scenarios", "form", "problems", "models", "chunk",
+                       "devices", "rows", "trainings", "baseline_trainings", "repeats"})
+
+
+def differing_work(b: dict, cpu_b: dict) -> list[str]:
+  """The shape keys, other than size and layout, on which two runs disagree."""
+  mine, theirs = b.get("shapes") or {}, cpu_b.get("shapes") or {}
+  return sorted(k for k in set(mine) & set(theirs) - SIZE_KEYS if mine[k] != theirs[k])
+
+
 def speedup(b: dict, cpu_b: dict) -> float | None:
-  """Throughput over the CPU run's, at the largest size both ran (None if none)."""
+  """Throughput over the CPU run's, at the largest size both ran.
+
+  None if they share no size, or did different work per item (e.g. other
+  Adam steps; see :func:`differing_work`).
+  """
+  if differing_work(b, cpu_b):
+    return None
   mine = {s["size"]: s["throughput"] for s in b.get("scaling", [])}
   theirs = {s["size"]: s["throughput"] for s in cpu_b.get("scaling", [])}
   common = sorted(set(mine) & set(theirs))

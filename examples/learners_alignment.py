@@ -98,5 +98,9 @@ def main(out_dir: str | pathlib.Path = "learners-alignment", quick: bool = False
 
 
 if __name__ == "__main__":
+  import os
+
+  import jax
+  jax.config.update("jax_num_cpu_devices", os.cpu_count())   # models split over every core
   args = [a for a in sys.argv[1:] if not a.startswith("--")]
   main(args[0] if args else "learners-alignment", quick="--quick" in sys.argv)

@@ -79,6 +79,10 @@ def test_summary_speedup_and_readme_markers(tmp_path):
   loaded = summary.load(tmp_path)
   assert [r["backend"] for r in loaded] == ["cpu", "gpu"]        # quick runs left out
   assert summary.speedup(gpu["benchmarks"]["exact"], cpu["benchmarks"]["exact"]) == 40.0
+  other_work = dict(cpu["benchmarks"]["exact"], shapes=dict(n=64, scenarios=100))
+  mine = dict(gpu["benchmarks"]["exact"], shapes=dict(n=32, scenarios=10**6))
+  assert summary.differing_work(mine, other_work) == ["n"]     # the size may differ
+  assert summary.speedup(mine, other_work) is None
   readme = tmp_path / "README.md"
   readme.write_text(f"# Benchmarks\n\nhand-written\n\n{summary.BEGIN}\nold\n{summary.END}\n\ntail\n")
   section, plots = summary.write(tmp_path, readme)
