@@ -17,8 +17,10 @@ venv: $(BIN)/acajax
 demo: venv
 	$(BIN)/acajax demo --out $(OUT)
 
+# One pytest worker per core, at most 4 (pytest-xdist): most tests are
+# single-threaded XLA compilation, so 2 workers halve the time on 2 cores.
 test: venv
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses=4
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .hypothesis
