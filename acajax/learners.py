@@ -31,6 +31,8 @@ import numpy as np
 import optax
 from flax import nnx
 
+from acajax import _devices
+
 __all__ = [
     "LEARNERS",
     "LogisticRegression",
@@ -293,8 +295,8 @@ def _trainer(graphdef, num_labels: int, config: TrainConfig, batched_data: bool,
   """Jitted trainer of B models on features stored as columns, (B, d, N) or (d, N).
 
   With ``num_devices`` > 1 the model axis (B a multiple of it) is split over
-  the first ``num_devices`` devices with ``shard_map``; each device walks
-  its share in chunks of ``chunk`` (None: one vmap).
+  the first ``num_devices`` devices (:func:`acajax._devices.split_models`);
+  each device walks its share in chunks of ``chunk`` (None: one vmap).
   """
   fn = functools.partial(_train_columns, graphdef, num_labels=num_labels, config=config)
   data_axis = 0 if batched_data else None
@@ -307,13 +309,8 @@ def _trainer(graphdef, num_labels: int, config: TrainConfig, batched_data: bool,
         return jax.lax.map(lambda a: fn(*a), (params, x_t, y, weights, keys), batch_size=chunk)
       return jax.lax.map(lambda a: fn(a[0], x_t, y, weights, a[1]), (params, keys),
                          batch_size=chunk)
-  if num_devices == 1:
-    return jax.jit(walked)
-  mesh = jax.sharding.Mesh(np.asarray(jax.local_devices()[:num_devices]), ("models",))
-  models, shared = jax.sharding.PartitionSpec("models"), jax.sharding.PartitionSpec()
-  data = models if batched_data else shared
-  return jax.jit(jax.shard_map(walked, mesh=mesh, in_specs=(models, data, data, data, models),
-                               out_specs=models))
+  per_model = (True, batched_data, batched_data, batched_data, True)
+  return jax.jit(_devices.split_models(walked, num_devices, per_model))
 
 
 def _check_data(x, y, weights, num_models):
@@ -405,19 +402,11 @@ def _training_call(name, x, y, keys, *, num_labels, config, weights, chunk, num_
     chunk = default_chunk()
   if chunk is not None and (type(chunk) is not int or chunk < 1):
     raise ValueError(f"chunk must be a positive int, None or 'auto'; got {chunk!r}")
-  available = jax.local_device_count()
-  if num_devices is None:
-    num_devices = min(available, num_models)
-  if type(num_devices) is not int or not 1 <= num_devices <= available:
-    raise ValueError(f"num_devices must be an int from 1 to {available} (the local devices); "
-                     f"got {num_devices!r}")
+  num_devices = _devices.device_count(num_devices, num_models)
   # Samples as columns (see _train_columns), transposed once outside the trainer.
   x_t = jnp.swapaxes(x, -1, -2)
   per_model = (params, train_keys) + ((x_t, y, weights) if batched else ())
-  padded = -num_models % num_devices    # every device gets as many models
-  if padded:
-    per_model = jax.tree.map(lambda v: jnp.concatenate([v, jnp.repeat(v[-1:], padded, 0)]),
-                             per_model)
+  per_model = _devices.pad_models(per_model, num_devices)
   params, train_keys = per_model[:2]
   if batched:
     x_t, y, weights = per_model[2:]

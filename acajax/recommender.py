@@ -63,6 +63,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from acajax import _devices
 from acajax.ratings import Ratings
 
 __all__ = [
@@ -367,7 +368,9 @@ def _walk(fn, args, chunk: int, tick):
 
 
 @functools.lru_cache(maxsize=16)
-def _trainer(num_users: int, num_items: int, config: MFConfig, chunk: int):
+def _trainer(num_users: int, num_items: int, config: MFConfig, chunk: int, num_devices: int = 1):
+  """Jitted trainer of B models; with ``num_devices`` > 1, B (a multiple of it)
+  is split over the devices (:func:`acajax._devices.split_models`)."""
   del num_users, num_items        # in the cache key: shapes of the parameters
 
   def one(base_users, base_items, base_values, base_weights, extras, params, seed):
@@ -381,7 +384,8 @@ def _trainer(num_users: int, num_items: int, config: MFConfig, chunk: int):
   def run(base_users, base_items, base_values, base_weights, extras, params, seeds):
     per_model = functools.partial(one, base_users, base_items, base_values)
     return _walk(per_model, (base_weights, extras, params, seeds), chunk, _tick)
-  return jax.jit(run)
+  shared, own = False, True
+  return jax.jit(_devices.split_models(run, num_devices, (shared,) * 3 + (own,) * 4))
 
 
 def _check_batch(base: Ratings, seeds, base_weights, extras):
@@ -413,6 +417,7 @@ def _check_batch(base: Ratings, seeds, base_weights, extras):
 
 def train_many(base: Ratings, seeds, *, base_weights=None, extras: Extras | None = None,
                config: MFConfig = MFConfig(), chunk: int | str = "auto",
+               num_devices: int | None = None,
                progress: bool = False) -> tuple[MFParams, jax.Array]:
   """Trains B biased MF models in one jitted call, vmapped over chunks.
 
@@ -430,6 +435,8 @@ def train_many(base: Ratings, seeds, *, base_weights=None, extras: Extras | None
     extras: :class:`Extras` of shape (B, E) (default none).
     config: :class:`MFConfig`.
     chunk: models per vmapped chunk; ``"auto"``: :func:`default_chunk`.
+    num_devices: local devices the models are split over (default: all of
+      them, at most B; on CPU, ``acajax validate`` shows one per core).
     progress: show a tqdm bar with one tick per chunk.
 
   Returns:
@@ -437,7 +444,8 @@ def train_many(base: Ratings, seeds, *, base_weights=None, extras: Extras | None
     (B, steps) losses.
 
   Raises:
-    ValueError: shapes that do not match, indices out of range, bad chunk.
+    ValueError: shapes that do not match, indices out of range, bad chunk
+      or num_devices.
 
   Examples:
     >>> from acajax import ratings, recommender
@@ -453,17 +461,21 @@ def train_many(base: Ratings, seeds, *, base_weights=None, extras: Extras | None
     raise ValueError(f"chunk must be a positive int or 'auto'; got {chunk!r}")
   base_weights, extras = _check_batch(base, seeds, base_weights, extras)
   num_models = base_weights.shape[0]
-  chunk = min(chunk, max(num_models, 1))
+  num_devices = _devices.device_count(num_devices, num_models)
+  per_device = -(-num_models // num_devices)
+  chunk = min(chunk, max(per_device, 1))
   if progress:
     from tqdm.auto import tqdm
-    _BAR[0] = tqdm(total=-(-num_models // chunk), desc="trainings", unit="chunk")
+    _BAR[0] = tqdm(total=num_devices * -(-per_device // chunk), desc="trainings", unit="chunk")
   try:
     init = [init_params(int(s), base.num_users, base.num_items, config) for s in seeds]
     init = MFParams(*(jnp.asarray(np.stack(v)) for v in zip(*init)))
-    fn = _trainer(base.num_users, base.num_items, config, chunk)
+    own = _devices.pad_models((jnp.asarray(base_weights), Extras(*(jnp.asarray(v) for v in extras)),
+                               init, jnp.asarray(seeds)), num_devices)
+    fn = _trainer(base.num_users, base.num_items, config, chunk, num_devices)
     params, losses = fn(jnp.asarray(base.users), jnp.asarray(base.items),
-                        jnp.asarray(base.values), jnp.asarray(base_weights),
-                        Extras(*(jnp.asarray(v) for v in extras)), init, jnp.asarray(seeds))
+                        jnp.asarray(base.values), *own)
+    params, losses = jax.tree.map(lambda v: v[:num_models], (params, losses))
     jax.block_until_ready(losses)
     jax.effects_barrier()                    # every tick has reached the bar
   finally:

@@ -45,9 +45,9 @@ def split_cpu() -> int:
   """Shows the host CPU as one JAX device per usable core; returns the CPU device count.
 
   Must run before JAX's first operation in the process (a benchmark's own
-  process); later, JAX keeps the devices it started with. The learners
-  benchmarks use it because ``learners.train_many`` splits models over
-  devices, as ``acajax validate`` does by default.
+  process); later, JAX keeps the devices it started with. The learners and
+  recommender benchmarks use it because their ``train_many`` split models
+  over devices, as ``acajax validate`` does by default.
   """
   cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
   try:

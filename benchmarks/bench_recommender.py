@@ -9,9 +9,10 @@ with 30 steps).
 
 * acajax, one call: ``recommender.train_many``'s jitted trainer over all
   models (base ratings shared, per-model weights and padded extra ratings),
-  with the default chunking (CPU: ``lax.scan`` over single models; see
-  ``recommender.default_chunk``) and with vmapped chunks of 4 (and, on
-  accelerators, 64 and 256) and of all models. Compile time apart (ahead-of-time ``lower().compile()``), one
+  by default split over every local device (on CPU one per core, as
+  ``acajax validate`` does) with the default chunking (CPU: ``lax.scan`` over
+  single models; see ``recommender.default_chunk``), and on one device with
+  vmapped chunks of 4 (and, on accelerators, 64 and 256) and of all models. Compile time apart (ahead-of-time ``lower().compile()``), one
   untimed warm-up, median of timed repeats ending in ``block_until_ready``.
 * baseline, same process: ``recommender.train_one`` (jitted, compiled and
   warmed up apart) called once per model in a Python loop on the same data.
@@ -35,8 +36,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from acajax import rating_collectives as rc
-from acajax import ratings, recommender
-from benchmarks._env import environment
+from acajax import _devices, ratings, recommender
+from benchmarks._env import environment, split_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "results" / "cpu_recommender.json"
@@ -80,6 +81,18 @@ def setup(num_models: int, quick: bool):
   return config, base, weights, extras, init, args
 
 
+def default_call(config, base, args):
+  """``recommender.train_many``'s default trainer, its arguments and device count.
+
+  The models are split over every local device (on CPU, one per core with
+  ``_env.split_cpu``, as ``acajax validate`` does), padded to a multiple.
+  """
+  devices = _devices.device_count(None, int(args[3].shape[0]))
+  fn = recommender._trainer(base.num_users, base.num_items, config, recommender.default_chunk(),
+                            devices)
+  return fn, args[:3] + tuple(_devices.pad_models(args[3:], devices)), devices
+
+
 def _median(fn, repeats: int) -> float:
   times = []
   for _ in range(repeats):
@@ -108,15 +121,19 @@ def run(quick: bool = False, trainings: int | None = None) -> dict:
     if label != "default" and (chunk == default or chunk >= num_models and
                                label != "one_wide_vmap"):
       continue
-    fn = recommender._trainer(base.num_users, base.num_items, config, chunk)
+    if label == "default":
+      fn, call_args, devices = default_call(config, base, args)
+    else:
+      fn, call_args, devices = (recommender._trainer(base.num_users, base.num_items, config,
+                                                     chunk), args, 1)
     start = time.perf_counter()
-    compiled = fn.lower(*args).compile()
+    compiled = fn.lower(*call_args).compile()
     compile_s = time.perf_counter() - start
-    call = lambda: jax.block_until_ready(compiled(*args))  # noqa: E731
+    call = lambda: jax.block_until_ready(compiled(*call_args))  # noqa: E731
     params, _ = call()                                       # untimed warm-up
     median_s = _median(call, repeats)
-    variants[label] = dict(chunk=chunk, compile_s=compile_s, median_s=median_s,
-                           throughput=num_models / median_s)
+    variants[label] = dict(chunk=chunk, devices=devices, compile_s=compile_s,
+                           median_s=median_s, throughput=num_models / median_s)
     if label == "default":
       reference = params
 
@@ -152,6 +169,7 @@ def run(quick: bool = False, trainings: int | None = None) -> dict:
       "shapes": {"trainings": num_models, "users": base.num_users, "items": base.num_items,
                  "base_ratings": base.num_ratings, "extra_ratings": int(extras.users.shape[1]),
                  "rank": config.rank, "steps": config.steps,
+                 "devices": variants["default"]["devices"],
                  "baseline_trainings": baseline_models, "repeats": repeats},
       "items": num_models,
       "compile_s": head["compile_s"],
@@ -176,6 +194,7 @@ def main(argv=None) -> dict:
   parser.add_argument("--trainings", type=int, default=None,
                       help="models in the call (default: 64; 8 with --quick)")
   args = parser.parse_args(argv)
+  split_cpu()
   result = run(args.quick, args.trainings)
   out = Path(args.out)
   out.parent.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,8 @@ and peak memory are its own):
   60 collective sizes × 4 targets from raw rows; float64). Baseline: a
   pandas loop making one pass per n.
 * ``recommender``: matrix-factorisation trainings, vmapped against one at a
-  time (``benchmarks/bench_recommender.py``), when that module is present.
+  time (``benchmarks/bench_recommender.py``), when that module is present;
+  on CPU split over one JAX device per core, as ``acajax validate`` does.
 
 Every measurement: ahead-of-time compilation timed apart, one untimed
 warm-up, the median of timed repeats ending in ``block_until_ready``; the
@@ -538,12 +539,10 @@ def bench_recommender(p: dict, ceiling: dict) -> dict | None:
     from benchmarks import bench_recommender as br
   except ImportError:
     return None
-  from acajax import recommender
   scaling = []
   for size in p["sizes"][:-1]:                      # the default trainer alone
     config, base, *_, args = br.setup(size, p["quick"])
-    fn = recommender._trainer(base.num_users, base.num_items, config,
-                              recommender.default_chunk())
+    fn, args, _ = br.default_call(config, base, args)
     stats, _ = measure(lambda *a, f=fn: f(*a), args, 2 if p["quick"] else 3)
     scaling.append(dict(size=size, throughput=size / stats["median_s"], **stats))
   record = br.run(quick=p["quick"], trainings=p["sizes"][-1])   # + baseline and variants
@@ -694,7 +693,8 @@ def main(argv=None) -> int:
     _memory_run(args.memory_child)
     return 0
   if args.child is not None:
-    if args.child == "learners":   # models split over every core, as acajax validate does
+    if args.child in ("learners", "recommender"):
+      # The models split over every core, as acajax validate does.
       from benchmarks._env import split_cpu
       split_cpu()
     record = child(args.child, args.quick)

@@ -173,6 +173,10 @@ def main(out_dir="recommender-collectives", quick: bool = False, progress: bool 
 
 
 if __name__ == "__main__":
+  import os
+
+  import jax
+  jax.config.update("jax_num_cpu_devices", os.cpu_count())   # trainings split over every core
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--out", default="recommender-collectives", help="output folder")
   parser.add_argument("--quick", action="store_true", help="tiny settings (seconds)")

@@ -9,10 +9,7 @@ row by row in plain Python.
 import importlib.util
 import itertools
 import math
-import os
 import pathlib
-import subprocess
-import sys
 import textwrap
 
 import jax
@@ -23,7 +20,7 @@ import pytest
 
 from acajax import bounds, cli, plots, sweep, sweep_spec
 from acajax.sweep import Axis, Reduce, SweepSpec
-from tests import np_bounds
+from tests import host_devices, np_bounds
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "sweeps"
@@ -573,11 +570,7 @@ MULTI_DEVICE = textwrap.dedent("""
 
 
 def test_four_host_devices_equal_one_device():
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
-             JAX_PLATFORMS="cpu")
-  result = subprocess.run([sys.executable, "-c", MULTI_DEVICE], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-  assert result.returncode == 0, result.stderr[-3000:]
+  result = host_devices.run(MULTI_DEVICE, 4)
   assert result.stdout.count("ok") == 4
   assert "shard_dim 0" in result.stdout and "shard_dim 1" in result.stdout
 
