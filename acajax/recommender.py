@@ -369,8 +369,11 @@ def _walk(fn, args, chunk: int, tick):
 
 @functools.lru_cache(maxsize=16)
 def _trainer(num_users: int, num_items: int, config: MFConfig, chunk: int, num_devices: int = 1):
-  """Jitted trainer of B models; with ``num_devices`` > 1, B (a multiple of it)
-  is split over the devices (:func:`acajax._devices.split_models`)."""
+  """Jitted trainer of B models, split over ``num_devices`` devices.
+
+  With ``num_devices`` > 1, B must be a multiple of it
+  (:func:`acajax._devices.split_models`).
+  """
   del num_users, num_items        # in the cache key: shapes of the parameters
 
   def one(base_users, base_items, base_values, base_weights, extras, params, seed):

@@ -1,12 +1,32 @@
-"""What every benchmark records about the machine it ran on."""
+"""What every benchmark records about the machine it ran on, and the timing loop they share."""
 
 import os
 import platform
+import statistics
+import time
 from importlib import metadata
 from pathlib import Path
 
 import jax
 import numpy as np
+
+
+def timings(call, repeats: int) -> list[float]:
+  """Wall seconds of ``repeats`` calls of ``call()``, each ending in ``block_until_ready``.
+
+  Compile and warm up before: every call here is timed.
+  """
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    jax.block_until_ready(call())
+    times.append(time.perf_counter() - start)
+  return times
+
+
+def median_time(call, repeats: int) -> float:
+  """The median of :func:`timings`."""
+  return statistics.median(timings(call, repeats))
 
 
 def cpu_model() -> str:

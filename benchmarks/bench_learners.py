@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 import warnings
@@ -45,7 +44,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from benchmarks._env import cpu_model, split_cpu
+from benchmarks._env import cpu_model, median_time, split_cpu
 from acajax import datasets, learners, planting
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,13 +72,15 @@ def make_data(num_models: int):
           test.featurize(signal(test.x)))
 
 
-def _median_time(fn, repeats):
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - start)
-  return statistics.median(times)
+def training_call(x, y, keys, config, models: slice, *, chunk="auto", num_devices=None):
+  """``learners.train_many``'s jitted trainer, its arguments and graph definition.
+
+  For the models ``models`` of the planted batch, so that compilation and
+  runs can be timed apart.
+  """
+  return learners._training_call("logistic", x[models], y[models], keys[models], num_labels=10,
+                                 config=config, weights=None, chunk=chunk,
+                                 num_devices=num_devices)
 
 
 def _sklearn_fits(x, y, count: int, max_iter: int):
@@ -109,8 +110,7 @@ def main(argv=None) -> dict:
   keys = jax.random.split(jax.random.key(0), num_models)
 
   def prepare(models: slice, **kw):
-    return learners._training_call("logistic", x[models], y[models], keys[models],
-                                   num_labels=10, config=config, weights=None, **kw)
+    return training_call(x, y, keys, config, models, **kw)
 
   # JAX: one jitted call for every model: split over every device (the
   # default), on one device (walked one model per chunk), one wide vmap.
@@ -126,7 +126,7 @@ def main(argv=None) -> dict:
     out = run()
     variants[label] = {"devices": kw["num_devices"] or min(cpu_devices, num_models),
                        "chunk": learners.default_chunk() if kw["chunk"] == "auto" else None,
-                       "compile_s": compile_s, "median_s": _median_time(run, repeats)}
+                       "compile_s": compile_s, "median_s": median_time(run, repeats)}
     variants[label]["models_per_s"] = num_models / variants[label]["median_s"]
     if trained is None:
       trained = learners.Trained(graphdef, *jax.tree.map(lambda v: v[:num_models], out))
@@ -143,7 +143,7 @@ def main(argv=None) -> dict:
     for single in singles:
       jax.block_until_ready(compiled_one(*single))
   loop()
-  t_loop = _median_time(loop, repeats)
+  t_loop = median_time(loop, repeats)
 
   # scikit-learn, same objective, same data: to its default tolerance, and
   # stopped at the fewest iterations that reach that fit's accuracy.
@@ -153,13 +153,13 @@ def main(argv=None) -> dict:
     return (float(np.mean([np.mean(m.predict(x_test) == y_test) for m in models])),
             float(np.mean([np.mean(m.predict(x_signal) == 0) for m in models])))
   sk_models = _sklearn_fits(x, y, baseline_models, 200)
-  t_sklearn = _median_time(lambda: _sklearn_fits(x, y, baseline_models, 200), repeats)
+  t_sklearn = median_time(lambda: _sklearn_fits(x, y, baseline_models, 200), repeats)
   sk_acc, sk_success = accuracy(sk_models)
   for max_iter in SKLEARN_ITERS:
     early_acc, early_success = accuracy(_sklearn_fits(x, y, baseline_models, max_iter))
     if early_acc >= sk_acc - ACCURACY_TOLERANCE:
       break
-  t_early = _median_time(lambda: _sklearn_fits(x, y, baseline_models, max_iter), repeats)
+  t_early = median_time(lambda: _sklearn_fits(x, y, baseline_models, max_iter), repeats)
 
   pred_clean = learners.predict_many(trained, x_test)
   pred_signal = learners.predict_many(trained, x_signal)

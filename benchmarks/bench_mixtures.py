@@ -36,7 +36,7 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from benchmarks._env import environment  # noqa: E402
+from benchmarks._env import environment, timings  # noqa: E402
 from acajax import mixtures  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,21 +61,12 @@ def one_scenario(p0, maps, targets, masses):
   return out.success, out.parameters
 
 
-def timed(fn, args, repeats: int) -> list[float]:
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    jax.block_until_ready(fn(*args))
-    times.append(time.perf_counter() - start)
-  return times
-
-
 def bench_jax(fn, args, repeats: int) -> dict:
   start = time.perf_counter()
   compiled = jax.jit(fn).lower(*args).compile()
   compile_s = time.perf_counter() - start
   jax.block_until_ready(compiled(*args))  # untimed warm-up
-  times = timed(compiled, args, repeats)
+  times = timings(lambda: compiled(*args), repeats)
   return dict(compile_s=compile_s, median_s=statistics.median(times), min_s=min(times),
               repeats=repeats), compiled
 

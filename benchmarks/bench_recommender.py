@@ -12,8 +12,9 @@ with 30 steps).
   by default split over every local device (on CPU one per core, as
   ``acajax validate`` does) with the default chunking (CPU: ``lax.scan`` over
   single models; see ``recommender.default_chunk``), and on one device with
-  vmapped chunks of 4 (and, on accelerators, 64 and 256) and of all models. Compile time apart (ahead-of-time ``lower().compile()``), one
-  untimed warm-up, median of timed repeats ending in ``block_until_ready``.
+  vmapped chunks of 4 (and, on accelerators, 64 and 256) and of all models.
+  Compile time apart (ahead-of-time ``lower().compile()``), one untimed
+  warm-up, median of timed repeats ending in ``block_until_ready``.
 * baseline, same process: ``recommender.train_one`` (jitted, compiled and
   warmed up apart) called once per model in a Python loop on the same data.
 
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 from pathlib import Path
 
@@ -37,7 +37,7 @@ import numpy as np
 
 from acajax import rating_collectives as rc
 from acajax import _devices, ratings, recommender
-from benchmarks._env import environment, split_cpu
+from benchmarks._env import environment, median_time, split_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "results" / "cpu_recommender.json"
@@ -93,15 +93,6 @@ def default_call(config, base, args):
   return fn, args[:3] + tuple(_devices.pad_models(args[3:], devices)), devices
 
 
-def _median(fn, repeats: int) -> float:
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - start)
-  return statistics.median(times)
-
-
 def run(quick: bool = False, trainings: int | None = None) -> dict:
   """Runs the benchmark; returns the result record (see the module docstring).
 
@@ -131,7 +122,7 @@ def run(quick: bool = False, trainings: int | None = None) -> dict:
     compile_s = time.perf_counter() - start
     call = lambda: jax.block_until_ready(compiled(*call_args))  # noqa: E731
     params, _ = call()                                       # untimed warm-up
-    median_s = _median(call, repeats)
+    median_s = median_time(call, repeats)
     variants[label] = dict(chunk=chunk, devices=devices, compile_s=compile_s,
                            median_s=median_s, throughput=num_models / median_s)
     if label == "default":
@@ -153,7 +144,7 @@ def run(quick: bool = False, trainings: int | None = None) -> dict:
     for b in range(baseline_models):
       jax.block_until_ready(compiled_one(*per_model[b], one_init[b]))
   loop()
-  baseline_median_s = _median(loop, repeats)
+  baseline_median_s = median_time(loop, repeats)
   check, _ = compiled_one(*per_model[1], one_init[1])
   max_difference = float(jnp.max(jnp.abs(check.item_factors - reference.item_factors[1])))
 

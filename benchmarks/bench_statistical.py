@@ -43,7 +43,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from benchmarks._env import cpu_model  # noqa: E402
+from benchmarks._env import cpu_model, timings  # noqa: E402
 from acajax import statistical  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,15 +100,6 @@ def pandas_sweep(frame: pd.DataFrame, sizes_n, *, num_samples: int, num_test: fl
   return out
 
 
-def timed(fn, repeats: int) -> list[float]:
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    jax.block_until_ready(fn())
-    times.append(time.perf_counter() - start)
-  return times
-
-
 def main(argv=None) -> dict:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--quick", action="store_true",
@@ -139,7 +130,7 @@ def main(argv=None) -> dict:
     start = time.perf_counter()
     expected = pandas_sweep(frame, sizes_n, num_samples=num_samples, num_test=num_test)
     baseline_times.append(time.perf_counter() - start)
-    jax_times += timed(lambda: compiled(*device_args), repeats)
+    jax_times += timings(lambda: compiled(*device_args), repeats)
   np.testing.assert_allclose(np.asarray(result), expected, atol=1e-10)     # same answers
 
   jax_s, base_s = statistics.median(jax_times), statistics.median(baseline_times)

@@ -130,24 +130,16 @@ def plan(name: str, quick: bool, accelerator: bool) -> dict:
 # -- measuring -----------------------------------------------------------------------------
 
 
-def _timed(call, repeats: int) -> list[float]:
-  import jax
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    jax.block_until_ready(call())
-    times.append(time.perf_counter() - start)
-  return times
-
-
 def measure(fn, args: tuple, repeats: int) -> tuple[dict, object]:
   """Compile ahead of time (timed apart), warm up, then time ``repeats`` calls."""
   import jax
+
+  from benchmarks._env import timings
   start = time.perf_counter()
   compiled = jax.jit(fn).lower(*args).compile()
   compile_s = time.perf_counter() - start
   jax.block_until_ready(compiled(*args))                 # untimed warm-up
-  times = _timed(lambda: compiled(*args), repeats)
+  times = timings(lambda: compiled(*args), repeats)
   return dict(compile_s=compile_s, median_s=statistics.median(times), min_s=min(times),
               repeats=repeats), compiled
 
@@ -387,6 +379,7 @@ def bench_optimize(p: dict, ceiling: dict) -> dict:
   import numpy as np
 
   from benchmarks import bench_optimize as bo
+  from benchmarks._env import timings
   from acajax import optimize
   scaling, head_fn, problems = [], None, None
   for size in p["sizes"]:
@@ -398,7 +391,7 @@ def bench_optimize(p: dict, ceiling: dict) -> dict:
   single = jax.jit(bo.one_problem)
   subset = [{k: v[i] for k, v in problems.items()} for i in range(p["baseline"])]
   jax.block_until_ready(single(subset[0]))
-  times = _timed(lambda: [single(q) for q in subset], 3)
+  times = timings(lambda: [single(q) for q in subset], 3)
   masses, _ = head_fn(problems)
   for i in range(0, len(subset), max(1, len(subset) // 5)):
     np.testing.assert_allclose(single(subset[i])[0], masses[i], atol=1e-10)
@@ -426,15 +419,14 @@ def bench_learners(p: dict, ceiling: dict) -> dict:
   import jax
 
   from benchmarks import bench_learners as bl
+  from benchmarks._env import timings
   from acajax import learners
   config = learners.TrainConfig(steps=p["steps"], learning_rate=0.1, l2=bl.L2)
   x_all, y_all, *_ = bl.make_data(max(p["sizes"]))
   keys = jax.random.split(jax.random.key(0), max(p["sizes"]))
 
   def prepare(models: slice, **kw):
-    return learners._training_call("logistic", x_all[models], y_all[models], keys[models],
-                                   num_labels=10, config=config, weights=None, chunk="auto",
-                                   **kw)
+    return bl.training_call(x_all, y_all, keys, config, models, **kw)
   scaling = []
   for size in p["sizes"]:    # split over every device, as learners.train_many does
     fn, args, _ = prepare(slice(0, size), num_devices=None)
@@ -447,7 +439,7 @@ def bench_learners(p: dict, ceiling: dict) -> dict:
   one_fn, *_ = prepare(slice(0, 1), num_devices=1)
   one = [prepare(slice(i, i + 1), num_devices=1)[1] for i in range(count)]
   jax.block_until_ready(one_fn(*one[0]))
-  loop_s = statistics.median(_timed(lambda: [one_fn(*a) for a in one], 3))
+  loop_s = statistics.median(timings(lambda: [one_fn(*a) for a in one], 3))
 
   # Baseline 2: scikit-learn, the same objective, fitted in a loop to its
   # default tolerance.
