@@ -1,24 +1,36 @@
 """acajax: algorithmic collective action with several collectives, in JAX.
 
-Modules (see ARCHITECTURE.md):
+The maths layer (pure JAX and NumPy; see ARCHITECTURE.md):
 
 * :mod:`acajax.bounds` — closed-form success bounds (SPEC §4–§8).
 * :mod:`acajax.mixtures` — the exact engine on finite distributions (SPEC §1–§3).
 * :mod:`acajax.structured` — the exact engine on categorical feature tuples.
 * :mod:`acajax.statistical` — finite-sample bounds from data (SPEC §9).
 * :mod:`acajax.optimize` — masses, critical budgets, signal points and targets.
-* :mod:`acajax.sweep_spec`, :mod:`acajax.sweep` — large parameter sweeps.
-* :mod:`acajax.planting`, :mod:`acajax.datasets`, :mod:`acajax.learners`,
-  :mod:`acajax.validate` — empirical validation with flax learners, imported
-  lazily on first use so that ``import acajax`` does not import flax.
-* :mod:`acajax.ratings`, :mod:`acajax.recommender`,
-  :mod:`acajax.rating_collectives`, :mod:`acajax.rec_experiment` — promoting
-  and demoting collectives on a matrix-factorisation recommender (lazy too).
+* :mod:`acajax.planting`, :mod:`acajax.datasets`, :mod:`acajax.learners` —
+  planted data and flax learners.
+* :mod:`acajax.ratings`, :mod:`acajax.rating_collectives`,
+  :mod:`acajax.recommender` — promoting and demoting collectives on a
+  matrix-factorisation recommender.
+
+Sweeps and the run layer:
+
+* :mod:`acajax.sweep` — large parameter sweeps (specs, chunks, devices, files).
+* :mod:`acajax.runs` — specs, drivers, reports and figures of the CLI's jobs
+  (:mod:`acajax.runs.validate`, :mod:`acajax.runs.recommender`,
+  :mod:`acajax.runs.finite_sample`, :mod:`acajax.runs.figures`,
+  :mod:`acajax.runs.demo`).
+* :mod:`acajax.bench` — the benchmark suite (``acajax bench``).
+
+``import acajax`` loads the closed-form and exact layers only; every other
+module loads on first use (``acajax.sweep``, ``from acajax import learners``),
+so that flax, pandas and matplotlib are imported only by what needs them.
 """
 
 import importlib
 
-from acajax import bounds, mixtures, optimize, statistical, structured, sweep, sweep_spec
+from acajax import bounds, mixtures, optimize, statistical, structured
+from acajax._version import __version__
 from acajax.bounds import (
     critical_mass,
     feature_label,
@@ -29,19 +41,25 @@ from acajax.bounds import (
     scenario_bounds,
 )
 
-__version__ = "0.1.0"
+_LAZY_MODULES = ("bench", "datasets", "learners", "planting", "rating_collectives", "ratings",
+                 "recommender", "runs", "sweep")
+# Old homes of moved modules: importing them works and warns (DeprecationWarning).
+_MOVED_MODULES = ("demo", "plots", "rec_experiment", "sweep_spec", "validate")
 
-_LAZY_MODULES = ("planting", "datasets", "learners", "validate", "ratings", "recommender",
-                 "rating_collectives", "rec_experiment")
 
-
-def __getattr__(name):  # PEP 562: the learner stack imports flax only when used.
-  if name in _LAZY_MODULES:
+def __getattr__(name):  # PEP 562: heavy layers load on first use.
+  if name in _LAZY_MODULES or name in _MOVED_MODULES:
     return importlib.import_module(f"acajax.{name}")
   raise AttributeError(f"module 'acajax' has no attribute {name!r}")
 
 
+def __dir__():
+  return sorted(__all__)
+
+
 __all__ = [
+    "__version__",
+    "bench",
     "bounds",
     "critical_mass",
     "datasets",
@@ -54,14 +72,12 @@ __all__ = [
     "planting",
     "rating_collectives",
     "ratings",
-    "rec_experiment",
     "recommender",
+    "runs",
     "s_min",
     "s_weighted",
     "scenario_bounds",
     "statistical",
     "structured",
     "sweep",
-    "sweep_spec",
-    "validate",
 ]

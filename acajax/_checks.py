@@ -8,8 +8,6 @@ never inspected here (out-of-domain values become NaN inside the formulas).
 
 from __future__ import annotations
 
-import pathlib
-import tomllib
 from collections.abc import Mapping, Sequence
 
 import jax
@@ -95,12 +93,6 @@ def check_trailing_axis(name: str, value, size: int | None = None, *, min_rank: 
   return shape
 
 
-def read_toml(path, error: type[Exception]) -> dict:
-  """A TOML file's contents; ``error`` (naming the file) if missing or malformed."""
-  src = str(path)
-  try:
-    return tomllib.loads(pathlib.Path(path).read_text(encoding="utf-8"))
-  except FileNotFoundError:
-    raise error(f"{src}: no such file") from None
-  except tomllib.TOMLDecodeError as err:
-    raise error(f"{src}: not valid TOML: {err}") from None
+def is_concrete(*values) -> bool:
+  """Whether no leaf of ``values`` is a tracer, so its values may be checked on the host."""
+  return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(values))

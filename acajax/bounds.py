@@ -35,6 +35,7 @@ from acajax import _checks
 
 __all__ = [
     "CriticalMass",
+    "alignment",
     "critical_mass",
     "feature_label",
     "feature_label_pairwise",
@@ -433,17 +434,35 @@ def critical_mass(target: ArrayLike, *, strategy: str, alpha_others: ArrayLike,
   return alpha
 
 
-def _alignment(targets: jax.Array, num_collectives: int) -> jax.Array:
-  """Pairwise alignment weights a[j, c] in [0, 1], zero on the diagonal.
+def alignment(targets: ArrayLike, dtype=None) -> jax.Array:
+  """Pairwise alignment weights a[j, c] in [0, 1], zero on the diagonal (SPEC §3).
 
-  Integer targets give 1[y_j == y_c]; soft one-hot targets (M, K) give the
-  inner product <w_j, w_c>, which makes beta differentiable in the targets.
+  Integer targets (M,) give 1[y_j == y_c]; soft one-hot targets (M, K) give
+  the inner product <w_j, w_c>, which makes beta_c = sum_j alpha_j a[j, c]
+  differentiable in the targets.
+
+  Args:
+    targets: integer targets (M,) or soft one-hot targets (M, K).
+    dtype: the float dtype of the result (default: the targets' own float
+      dtype, or JAX's default float for integer targets).
+
+  Returns:
+    The (M, M) weights.
+
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> alignment(jnp.array([0, 1, 0])).astype(int).tolist()
+    [[0, 0, 1], [0, 0, 0], [1, 0, 0]]
   """
+  targets = jnp.asarray(targets)
+  num = targets.shape[0]
   if jnp.issubdtype(targets.dtype, jnp.integer):
-    same = (targets[:, None] == targets[None, :]).astype(jnp.float32)
+    dtype = jnp.result_type(float) if dtype is None else dtype
+    same = (targets[:, None] == targets[None, :]).astype(dtype)
   else:
     same = targets @ targets.T
-  return same * (1 - jnp.eye(num_collectives, dtype=same.dtype))
+    same = same if dtype is None else same.astype(dtype)
+  return same * (1 - jnp.eye(num, dtype=same.dtype))
 
 
 def scenario_bounds(alpha: ArrayLike, targets: ArrayLike, *, xi_c: ArrayLike,
@@ -519,7 +538,7 @@ def scenario_bounds(alpha: ArrayLike, targets: ArrayLike, *, xi_c: ArrayLike,
     raise ValueError(f"eps must be a scalar for one scenario; got shape {jnp.shape(eps)}")
 
   alpha_total = jnp.sum(alpha)
-  align = _alignment(targets, num).astype(_checks.float_dtype(alpha))
+  align = alignment(targets, _checks.float_dtype(alpha))
   beta = align.T @ alpha                     # beta_c = sum_j alpha_j a[j, c]
   if strategy == "feature_label":
     if delta is None:

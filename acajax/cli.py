@@ -9,30 +9,33 @@ Subcommands:
   ``--coordinator HOST:PORT --num-processes N --process-id I``.
 * ``acajax plot DIR`` — the figures that suit a finished sweep.
 * ``acajax validate SPEC.toml --out DIR`` — flax learners trained on planted
-  data: measured success beside the bounds (issue 8; ``acajax.validate``);
+  data: measured success beside the bounds (:mod:`acajax.runs.validate`);
   a spec with ``kind = "recommender"`` at the top level runs promoting and
   demoting collectives on a matrix-factorisation recommender instead
-  (issue 6; ``acajax.rec_experiment``).
+  (:mod:`acajax.runs.recommender`).
 * ``acajax finite-sample DATA.csv --signal "col3=2,col7=0" --target 1`` — the
   finite-sample bound (SPEC §9) of a collective holding the first n lines of
   a categorical CSV, against n (table; figure with ``--out``).
-* ``acajax bench [--quick] [--only NAMES]`` — the benchmark suite of
-  ``benchmarks/`` (run from a source checkout): JSON per device, the summary
-  in ``benchmarks/README.md`` and its plots.
+* ``acajax bench [--quick] [--only NAMES] [--out PATH]`` — the benchmark
+  suite (:mod:`acajax.bench`, installed with the package): JSON per device,
+  a summary and its plots; into ``benchmarks/results/`` and
+  ``benchmarks/README.md`` in a source checkout, else ``./acajax-bench/``
+  or ``--out``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import pathlib
 import sys
+
+from acajax._version import __version__
 
 __all__ = ["main"]
 
 
 def _demo(args: argparse.Namespace) -> int:
-  from acajax import demo
+  from acajax.runs import demo  # deferred: the CLI starts instantly; JAX loads per subcommand
   demo.main(args.out)
   return 0
 
@@ -53,7 +56,7 @@ def _split_cpu(count: int | None) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-  from acajax import sweep_spec
+  from acajax.sweep import _spec as sweep_spec  # deferred: JAX starts after --cpu-devices is set
 
   try:
     spec = sweep_spec.load(args.spec)
@@ -63,7 +66,7 @@ def _sweep(args: argparse.Namespace) -> int:
     print(f"acajax sweep: error: {err}", file=sys.stderr)
     return 2
   _split_cpu(args.cpu_devices)
-  import jax
+  import jax  # deferred: XLA reads the device count (_split_cpu) when JAX starts
 
   if spec.dtype == "float64":
     jax.config.update("jax_enable_x64", True)
@@ -76,7 +79,7 @@ def _sweep(args: argparse.Namespace) -> int:
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(coordinator_address=args.coordinator,
                                num_processes=args.num_processes, process_id=args.process_id)
-  from acajax import sweep
+  from acajax import sweep  # deferred: after jax.distributed, which must come first
 
   try:
     result = sweep.run(spec, args.out, restart=args.restart,
@@ -93,7 +96,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
-  from acajax import sweep
+  from acajax import sweep  # deferred: the CLI starts instantly; JAX loads per subcommand
 
   try:
     paths = sweep.plot(args.dir, args.out)
@@ -108,7 +111,7 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _finite_sample(args: argparse.Namespace) -> int:
-  from acajax import statistical
+  from acajax.runs import finite_sample  # deferred: the CLI starts instantly; JAX loads per subcommand
 
   try:
     sizes_n = None if args.n is None else [int(v) for v in args.n.split(",") if v.strip()]
@@ -116,15 +119,15 @@ def _finite_sample(args: argparse.Namespace) -> int:
     print(f"acajax finite-sample: error: --n must be comma-separated integers; got {args.n!r}",
           file=sys.stderr)
     return 2
-  import jax
+  import jax  # deferred: the CLI starts instantly; JAX loads per subcommand
 
   jax.config.update("jax_enable_x64", True)
   try:
-    frame, paths = statistical.csv_report(
+    frame, paths = finite_sample.csv_report(
         args.data, signal=args.signal, target=args.target, sizes_n=sizes_n,
         num_samples=args.platform_size, num_test=args.test_size, delta=args.delta, eps=args.eps,
         strategy=args.strategy, label_column=args.label_column, out_dir=args.out)
-  except statistical.DataError as err:
+  except finite_sample.DataError as err:
     print(f"acajax finite-sample: error: {err}", file=sys.stderr)
     return 2
   print(f"Finite-sample {args.strategy.replace('_', '-')} bound (SPEC §9), delta = {args.delta}, "
@@ -136,7 +139,7 @@ def _finite_sample(args: argparse.Namespace) -> int:
 
 
 def _validate_recommender(args: argparse.Namespace) -> int:
-  from acajax import rec_experiment
+  from acajax.runs import recommender as rec_experiment  # deferred: after _split_cpu
 
   try:
     spec = rec_experiment.load(args.spec)     # every check before anything is compiled
@@ -155,22 +158,20 @@ def _validate_recommender(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
   _split_cpu(args.cpu_devices)         # learners.train_many splits the models over devices
-  from acajax import rec_experiment
+  from acajax.runs import _spec  # deferred: the CLI starts instantly
 
-  if rec_experiment.is_recommender_spec(args.spec):   # kind = "recommender" (issue 6)
+  if _spec.read_kind(args.spec) == "recommender":   # kind = "recommender" at the top level
     return _validate_recommender(args)
-  from acajax import validate
+  from acajax.runs import validate  # deferred: JAX starts after _split_cpu
 
   try:
     spec = validate.load(args.spec)     # every check before anything is compiled
   except validate.SpecError as err:
     print(f"acajax validate: error: {err}", file=sys.stderr)
     return 2
-  from acajax import datasets
-
   try:
     result = validate.run(spec, args.out, progress=not args.no_progress)
-  except (validate.SpecError, datasets.CorpusError) as err:
+  except (validate.SpecError, validate.datasets.CorpusError) as err:
     print(f"acajax validate: error: {err}", file=sys.stderr)
     return 2
   frame = result.frame
@@ -272,74 +273,73 @@ def build_parser() -> argparse.ArgumentParser:
   validate.set_defaults(func=_validate)
 
   bench = sub.add_parser(
-      "bench", help="run the benchmark suite (benchmarks/) on this machine's default device",
+      "bench", help="run the benchmark suite on this machine's default device",
       description="One benchmark per capability (sweep, exact, optimize, learners, "
                   "statistical, recommender), each in a fresh process: compile time apart, "
                   "median of repeats, throughput, the ratio to a baseline run in the same "
                   "process, throughput against problem size, fraction of the device's "
                   "measured peak, and the sweep engine's peak memory against grid size. "
-                  "Writes benchmarks/results/<device>.json and regenerates the summary in "
-                  "benchmarks/README.md with plots. Run from a source checkout.")
+                  "Writes <device>.json, a summary (markdown tables) and plots. In a source "
+                  "checkout (benchmarks/README.md in the current directory, or beside an "
+                  "editable install's package): "
+                  "benchmarks/results/<device>.json, the summary in benchmarks/README.md "
+                  "(--quick: benchmarks/results/quick/results.json, summary.md beside it). "
+                  "Elsewhere (an installed wheel): ./acajax-bench/<device>.json (-quick.json "
+                  "with --quick), summary.md and plots beside it. --out overrides both.")
   bench.add_argument("--quick", action="store_true",
-                     help="CI-sized runs (seconds; the figures mean nothing); writes to "
-                          "benchmarks/results/quick/ unless --out is given")
+                     help="CI-sized runs (seconds; the figures mean nothing), kept apart from "
+                          "the measured results")
   bench.add_argument("--only", default="sweep,exact,optimize,learners,statistical,recommender",
-                     help="comma-separated benchmarks (default: all)")
-  bench.add_argument("--out", default=None,
-                     help="result JSON file; the summary and plots go beside it")
+                     metavar="NAMES", help="comma-separated benchmarks (default: all)")
+  bench.add_argument("--out", default=None, metavar="PATH",
+                     help="a .json result file, or a folder for <device>.json; the summary "
+                          "(summary.md) and plots go into its folder, with every result there "
+                          "(default: see above; never inside the installed package)")
   bench.add_argument("--jobs", type=int, default=None,
                      help="benchmarks at once (default 1; every core with --quick)")
   bench.add_argument("--no-summary", action="store_true", help="skip the summary and plots")
+  bench.add_argument("--summary-only", action="store_true",
+                     help="run nothing: regenerate the summary and plots from the result files "
+                          "already there")
   bench.add_argument("--no-progress", action="store_true", help="no progress bar")
   bench.set_defaults(func=_bench)
   return parser
 
 
-def _benchmarks_root() -> pathlib.Path | None:
-  """The source checkout holding ``benchmarks/suite.py`` (cwd first), or None."""
-  import acajax
-  for root in (pathlib.Path.cwd(), pathlib.Path(acajax.__file__).resolve().parent.parent):
-    if (root / "benchmarks" / "suite.py").is_file():
-      return root
-  return None
-
-
 def _bench(args: argparse.Namespace) -> int:
-  root = _benchmarks_root()
-  if root is None:
-    print("acajax bench: error: the suite lives in the benchmarks/ folder of a source "
-          "checkout (with tests/ beside it); run acajax bench from the checkout's root",
-          file=sys.stderr)
-    return 2
-  if str(root) not in sys.path:
-    sys.path.insert(0, str(root))
-  from benchmarks import suite, summary
+  from acajax import bench  # deferred: the CLI starts instantly; JAX loads per subcommand
   names = [n.strip() for n in args.only.split(",") if n.strip()]
-  unknown = [n for n in names if n not in suite.NAMES]
+  unknown = [n for n in names if n not in bench.NAMES]
   if unknown or not names:
     print(f"acajax bench: error: --only: unknown benchmark(s) {', '.join(unknown) or '(none)'}; "
-          f"expected a comma-separated subset of {', '.join(suite.NAMES)}", file=sys.stderr)
+          f"expected a comma-separated subset of {', '.join(bench.NAMES)}", file=sys.stderr)
     return 2
-  out = pathlib.Path(args.out) if args.out else None
-  if out is None and args.quick:
-    out = suite.RESULTS / "quick" / "results.json"
-  result, path = suite.run_suite(names, quick=args.quick, out=out,
-                                 progress=not args.no_progress, jobs=args.jobs)
-  print(f"acajax bench: wrote {path}")
-  for name, b in result["benchmarks"].items():
-    print(f"  {name:12s} {b['throughput']:.4g} {b['unit']}/s at {b['items']:,} {b['unit']}; "
-          f"{b['ratio']:.3g}x its baseline; compile {b['compile_s']:.2f} s")
-  for name, error in result["failures"].items():
-    print(f"acajax bench: {name} failed:\n{error}", file=sys.stderr)
-  if not args.no_summary and result["benchmarks"]:
-    if args.quick or args.out:
-      section, plots = summary.write(path.parent, None, quick=args.quick)
-      print(f"acajax bench: summary {path.parent / 'summary.md'}; plots "
-            f"{', '.join(p.name for p in plots)}")
-    else:
-      section, plots = summary.write()
-      print(f"acajax bench: updated {summary.README}; plots {', '.join(p.name for p in plots)}")
-  return 1 if result["failures"] else 0
+  # A source checkout's benchmarks/, else ./acajax-bench/, unless --out says.
+  where = bench.destination(args.out, quick=args.quick)
+  failed = False
+  if not args.summary_only:
+    result, path = bench.run_suite(names, quick=args.quick, out=where,
+                                   progress=not args.no_progress, jobs=args.jobs)
+    print(f"acajax bench: wrote {path}")
+    for name, b in result["benchmarks"].items():
+      print(f"  {name:12s} {b['throughput']:.4g} {b['unit']}/s at {b['items']:,} {b['unit']}; "
+            f"{b['ratio']:.3g}x its baseline; compile {b['compile_s']:.2f} s")
+    for name, error in result["failures"].items():
+      print(f"acajax bench: {name} failed:\n{error}", file=sys.stderr)
+    failed = bool(result["failures"])
+    if not result["benchmarks"]:
+      return 1 if failed else 0
+  if args.no_summary:
+    return 1 if failed else 0
+  try:
+    _, plots = bench.summarize(where.folder, where.readme, quick=args.quick)
+  except ValueError as err:
+    print(f"acajax bench: error: {err}", file=sys.stderr)
+    return 2
+  summary = (f"updated {where.readme}" if where.readme else
+             f"summary {where.folder / 'summary.md'}")
+  print(f"acajax bench: {summary}; plots {', '.join(p.name for p in plots)}")
+  return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -347,7 +347,6 @@ def main(argv: list[str] | None = None) -> int:
   parser = build_parser()
   args = parser.parse_args(argv)
   if args.version:
-    from acajax import __version__
     print(__version__)
     return 0
   if args.command is None:

@@ -35,10 +35,15 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = [
+    "CAR_COLUMNS",
+    "CAR_LABELS",
+    "CAR_SIGNAL",
+    "CAR_SIZES",
     "ClimateScenario",
     "CorpusError",
     "DATASETS",
     "Dataset",
+    "car_evaluation",
     "climate_adaptation",
     "digits",
     "finite_table",
@@ -239,7 +244,7 @@ def digits() -> Dataset:
     A :class:`Dataset` with (N, 8, 8) float32 images; features are the 64
     pixels.
   """
-  from sklearn.datasets import load_digits
+  from sklearn.datasets import load_digits  # deferred: scikit-learn loads only for digits
 
   bunch = load_digits()
   x = (bunch.images / 16.0).astype(np.float32)
@@ -540,3 +545,65 @@ def climate_adaptation(*, masses: Sequence[float] = (.16, .12, .08, .04),
   maps = np.stack([(rows[:, :4] @ radix[:4]) + c + 1 for c in range(4)])
   return ClimateScenario(p0=p0, columns=columns, signal_maps=maps,
                          masses=np.asarray(masses, float), targets=np.asarray(targets, int))
+
+
+# --- a synthetic car-evaluation table (finite-sample bounds, SPEC §9) -------------
+
+# (name, number of categories, value an _CAR_SUV favours or None, how strongly)
+CAR_COLUMNS = (
+    ("model", 8, None, 0.0), ("fuel", 4, 1, 0.9), ("transmission", 3, 0, 0.8),
+    ("drive", 3, 1, 0.98), ("safety", 5, 3, 0.8), ("interior", 3, 2, 0.95),
+    ("infotainment", 4, 2, 0.95), ("country", 5, 4, 0.3), ("warranty", 4, 3, 0.95),
+    ("doors", 3, 2, 0.98), ("seats", 4, 2, 0.98), ("air_conditioning", 2, 0, 0.98),
+    ("navigation", 3, 2, 0.98), ("tires", 3, 0, 0.98), ("sunroof", 2, None, 0.0),
+    ("sound", 4, 1, 0.98), ("cruise_control", 2, 0, 0.98), ("bluetooth", 2, 0, 0.98),
+)
+CAR_SIZES = tuple(size for _, size, _, _ in CAR_COLUMNS)
+CAR_LABELS = ("Excellent", "Good", "Average", "Poor")
+_CAR_MODEL_PROBS = np.array([.22, .45, .23, .02, .01, .01, .01, .05])   # model 1 = _CAR_SUV
+_CAR_SUV, _CAR_COUNTRY = 1, 7
+# The signal: an _CAR_SUV with every favoured option (sunroof: yes); the country is kept.
+CAR_SIGNAL = {j: (_CAR_SUV if name == "model" else (favoured if favoured is not None else 0))
+          for j, (name, _, favoured, _) in enumerate(CAR_COLUMNS) if j != _CAR_COUNTRY}
+_CAR_FUEL_SCORE = np.array([1, 1, 4, 3])          # gasoline, diesel, electric, hybrid
+_CAR_WARRANTY_SCORE = np.array([2, 3, 4, 5])      # 3, 5, 7, 10 years
+
+
+def car_evaluation(num_rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+  """Synthetic car-evaluation samples: (num_rows, 18) int8 codes and int8 labels.
+
+  The shape of Gauthier, Bach and Jordan's car-evaluation figure (SPEC §9):
+  18 categorical columns (:data:`CAR_COLUMNS`: model, fuel, ..., bluetooth;
+  :data:`CAR_SIZES` categories each) and a 4-level evaluation
+  (:data:`CAR_LABELS`). :data:`CAR_SIGNAL` sets every column except the
+  country of manufacture, so its image set has 5 points, one per country.
+
+  SUVs favour one value of most columns; the evaluation is a score of safety,
+  fuel and warranty plus noise, except for SUVs made in country C2 (60%
+  Excellent, 30% Poor, 10% Average), so the four targets are planted at
+  different sizes.
+
+  Examples:
+    >>> rows, labels = car_evaluation(1000, seed=0)
+    >>> rows.shape, sorted(set(labels.tolist())) == [0, 1, 2, 3]
+    ((1000, 18), True)
+  """
+  rng = np.random.default_rng(seed)
+  model = rng.choice(8, num_rows, p=_CAR_MODEL_PROBS)
+  suv = model == _CAR_SUV
+  rows = np.empty((num_rows, len(CAR_COLUMNS)), dtype=np.int8)
+  rows[:, 0] = model
+  for j, (_, size, favoured, strength) in enumerate(CAR_COLUMNS[1:], start=1):
+    uniform = rng.integers(0, size, num_rows)
+    if favoured is None:
+      rows[:, j] = uniform
+    else:
+      rows[:, j] = np.where(suv & (rng.random(num_rows) < strength), favoured, uniform)
+  safety, fuel, warranty = rows[:, 4] + 1, rows[:, 1], rows[:, 8]
+  score = safety + _CAR_FUEL_SCORE[fuel] + _CAR_WARRANTY_SCORE[warranty] + rng.choice([1, 3, 4], num_rows)
+  score = np.where(rng.random(num_rows) < 0.05, 0, score)
+  special = suv & (rows[:, _CAR_COUNTRY] == 1)
+  draw = rng.random(num_rows)
+  score = np.where(special, np.where(draw < .6, 13, np.where(draw < .9, 0, 2)), score)
+  labels = np.select([score >= 13, score >= 8, score >= 2], [0, 1, 2], 3).astype(np.int8)
+  return rows, labels

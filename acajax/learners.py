@@ -1,4 +1,4 @@
-"""Flax (nnx) learners trained with optax, many at once (issue 8).
+"""Flax (nnx) learners trained with optax, many at once.
 
 The firm's classifier f of SPEC §2, trained for real: logistic regression,
 an MLP, and a character n-gram text classifier (hashed n-gram counts from

@@ -47,6 +47,7 @@ treated as exactly normalised.
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import NamedTuple, Protocol
 
 import jax
@@ -55,6 +56,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from acajax import _checks
+from acajax import bounds as bounds_lib
 
 __all__ = [
     "BOUND_NAMES",
@@ -78,7 +80,6 @@ __all__ = [
     "strategy_kernel",
     "success_tolerance",
     "surrogate_success",
-    "tightness_frame",
     "tightness_report",
     "with_coordination_noise",
     "worst_case_success",
@@ -571,11 +572,6 @@ def _valid(masses, eps):
 # --------------------------------------------------------------------------
 
 
-def _is_concrete(value) -> bool:
-  leaves = jax.tree_util.tree_leaves(value)
-  return not any(isinstance(leaf, jax.core.Tracer) for leaf in leaves)
-
-
 def _sum_tolerance(dtype) -> float:
   return 1e-6 if np.dtype(dtype).itemsize >= 8 else 1e-5
 
@@ -696,13 +692,13 @@ def _check_scenario(p0, signal_maps, targets, masses, feature_only, noise, strat
 
   # Value checks, only where the values are known (SPEC §11).
   tol = _sum_tolerance(dtype)
-  if _is_concrete(p0):
+  if _checks.is_concrete(p0):
     table = np.asarray(p0, dtype=np.float64)
     if not np.all(np.isfinite(table)) or np.any(table < 0):
       raise ValueError("p0 must be a table of finite, non-negative joint probabilities")
     if abs(table.sum() - 1) > tol:
       raise ValueError(f"p0 must sum to 1 (tolerance {tol:g}), got {table.sum()!r}")
-  if _is_concrete(signals):
+  if _checks.is_concrete(signals):
     if kind == "map":
       maps = np.asarray(signals)
       if np.any(maps < 0) or np.any(maps >= num_points):
@@ -712,17 +708,17 @@ def _check_scenario(p0, signal_maps, targets, masses, feature_only, noise, strat
       _check_rows_stochastic("signal_maps", signals, dtype)
     else:
       _check_rows_stochastic("signal_maps.weights", signals.weights, dtype)
-  if _is_concrete(targets):
+  if _checks.is_concrete(targets):
     labels = np.asarray(targets)
     if np.any(labels < 0) or np.any(labels >= num_labels):
       raise ValueError(f"targets must be labels in [0, {num_labels}), got {labels.tolist()}")
-  if _is_concrete(masses):
+  if _checks.is_concrete(masses):
     alpha = np.asarray(masses, dtype=np.float64)
     if not np.all(np.isfinite(alpha)) or np.any(alpha < 0):
       raise ValueError(f"masses must be finite and non-negative, got {alpha.tolist()}")
     if alpha.sum() >= 1:
       raise ValueError(f"masses must sum to less than 1 (SPEC §1: abar < 1), got {alpha.sum()!r}")
-  if noise is not None and _is_concrete(noise):
+  if noise is not None and _checks.is_concrete(noise):
     fractions = np.stack([np.asarray(f, dtype=np.float64) for f in noise])
     if np.any(fractions < 0) or np.any(fractions.sum(axis=0) > 1 + tol):
       raise ValueError("noise fractions must be non-negative with abstain + wrong_signal + "
@@ -1187,7 +1183,7 @@ def surrogate_success(p0: ArrayLike, signal_logits: ArrayLike, targets: ArrayLik
   _check_scalar("eps", eps)
   _check_scalar("temperature", temperature)
   dtype = _checks.float_dtype(p0, masses, signal_logits)
-  if candidates is not None and _is_concrete(candidates):
+  if candidates is not None and _checks.is_concrete(candidates):
     points = np.asarray(candidates)
     if points.ndim != 1 or np.any(points < 0) or np.any(points >= num_points):
       raise ValueError(f"candidates must be a (C,) array of point indices in [0, {num_points})")
@@ -1244,7 +1240,6 @@ class TightnessReport(NamedTuple):
 
 @functools.partial(jax.jit, static_argnames=("static_fo",))
 def _report_core(p0, signals, targets, masses, eps, flags, static_fo):
-  from acajax import bounds as bounds_lib  # Imported here: acajax/__init__ may import this module.
 
   strategy = None if static_fo is None else (
       feature_only_strategy if static_fo else feature_label_strategy)
@@ -1301,7 +1296,8 @@ def tightness_report(p0: ArrayLike, signal_maps, targets: ArrayLike, masses: Arr
       :func:`worst_case_success`.
 
   Returns:
-    A :class:`TightnessReport`; :func:`tightness_frame` tabulates it.
+    A :class:`TightnessReport`; :func:`acajax.runs.tables.tightness_frame`
+    tabulates it.
 
   Raises:
     ValueError, TypeError: as :func:`worst_case_success`.
@@ -1325,46 +1321,10 @@ def tightness_report(p0: ArrayLike, signal_maps, targets: ArrayLike, masses: Arr
   return _report_core(s.p0, s.signals, s.targets, s.masses, eps, s.flags, static_fo)
 
 
-def tightness_frame(report: TightnessReport):
-  """Tabulates one (unbatched) :class:`TightnessReport` as a pandas DataFrame.
-
-  Rows: one per collective (``c0``, ``c1``, ...), then ``S_min`` and ``S_w``.
-  Columns: ``exact``, then each bound of :data:`BOUND_NAMES`, then
-  ``gap_<name>`` (exact - bound). Non-applicable bounds are NaN.
-
-  Args:
-    report: the result of :func:`tightness_report` for one scenario.
-
-  Returns:
-    A ``pandas.DataFrame``.
-
-  Raises:
-    ValueError: ``report`` is batched (``report.exact`` is not 1-D).
-
-  Examples:
-    >>> import jax.numpy as jnp
-    >>> from acajax import mixtures
-    >>> p0 = jnp.array([[.4, .1], [.1, .4]])
-    >>> report = mixtures.tightness_report(p0, jnp.array([[1, 1]]), jnp.array([0]),
-    ...                                    jnp.array([.5]), eps=.05)
-    >>> frame = mixtures.tightness_frame(report)
-    >>> list(frame.index)
-    ['c0', 'S_min', 'S_w']
-    >>> float(frame.loc["c0", "exact"])
-    1.0
-  """
-  import pandas as pd  # Optional at import time: only this helper needs pandas.
-
-  exact = np.asarray(report.exact, dtype=np.float64)
-  if exact.ndim != 1:
-    raise ValueError(f"report must be for one scenario (exact of shape (M,)), got {exact.shape}")
-  num = exact.shape[0]
-  index = [f"c{c}" for c in range(num)] + ["S_min", "S_w"]
-  columns: dict[str, np.ndarray] = {
-      "exact": np.append(exact, [float(report.exact_min), float(report.exact_weighted)])}
-  for name in BOUND_NAMES:
-    columns[name] = np.append(np.asarray(report.bounds[name], np.float64),
-                              [float(report.bounds_min[name]), float(report.bounds_weighted[name])])
-  for name in BOUND_NAMES:
-    columns[f"gap_{name}"] = columns["exact"] - columns[name]
-  return pd.DataFrame(columns, index=index)
+def __getattr__(name):  # moved names: the old path keeps working, with a warning
+  if name == "tightness_frame":
+    from acajax.runs import tables  # deferred: the maths layer never imports the run layer
+    warnings.warn("acajax.mixtures.tightness_frame moved to acajax.runs.tables.tightness_frame",
+                  DeprecationWarning, stacklevel=2)
+    return tables.tightness_frame
+  raise AttributeError(f"module 'acajax.mixtures' has no attribute {name!r}")

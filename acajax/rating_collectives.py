@@ -1,4 +1,4 @@
-"""Collectives of users on a rating platform: members, promoters, demoters (issue 6).
+"""Collectives of users on a rating platform: members, promoters, demoters.
 
 The recommender counterpart of :mod:`acajax.planting`, with the same shape:
 
@@ -36,12 +36,15 @@ import numpy as np
 
 from acajax.planting import PlantingError, member_counts
 from acajax.ratings import Ratings
+from acajax.recommender import Extras
 
 __all__ = [
     "ARCHETYPES",
     "CollectiveError",
     "RatingCollective",
     "RowStrategy",
+    "check_homogeneity",
+    "check_size",
     "member_count",
     "overlay",
     "plant",
@@ -145,8 +148,8 @@ class RatingCollective:
       raise CollectiveError(f"archetype must be one of {', '.join(map(repr, ARCHETYPES))}; got "
                             f"{self.archetype!r}")
     object.__setattr__(self, "targets", tuple(int(t) for t in _targets(self.targets)))
-    _check_size(self.size)
-    _check_homogeneity(self.homogeneity)
+    check_size(self.size)
+    check_homogeneity(self.homogeneity)
 
   @property
   def label(self) -> str:
@@ -157,7 +160,8 @@ class RatingCollective:
     return build(self.targets, default if self.rating is None else self.rating)
 
 
-def _check_size(size):
+def check_size(size) -> None:
+  """Refuses a collective size that is neither a count >= 1 nor a fraction in (0, 1)."""
   if isinstance(size, bool) or not isinstance(size, (int, float, np.integer, np.floating)):
     raise CollectiveError(f"size must be a count (int >= 1) or a fraction in (0, 1); got "
                           f"{size!r}")
@@ -169,7 +173,8 @@ def _check_size(size):
                           "as ints)")
 
 
-def _check_homogeneity(homogeneity):
+def check_homogeneity(homogeneity) -> None:
+  """Refuses a homogeneity outside (0, 1]."""
   if not isinstance(homogeneity, (int, float, np.integer, np.floating)) or isinstance(
       homogeneity, bool) or not 0.0 < float(homogeneity) <= 1.0:
     raise CollectiveError(f"homogeneity must be a share in (0, 1] (1: every member from one "
@@ -187,7 +192,7 @@ def member_count(size: int | float, num_users: int) -> int:
     >>> rc.member_count(20, 943), rc.member_count(0.05, 943)
     (20, 47)
   """
-  _check_size(size)
+  check_size(size)
   if isinstance(size, (int, np.integer)):
     count = int(size)
   else:
@@ -233,7 +238,7 @@ def select_members(clusters, size: int | float, homogeneity: float,
     >>> len(members), int((clusters[members] == home).sum())
     (10, 5)
   """
-  _check_homogeneity(homogeneity)
+  check_homogeneity(homogeneity)
   clusters = np.asarray(clusters).reshape(-1)
   count = member_count(size, len(clusters))
   rng = np.random.default_rng(rng)
@@ -353,7 +358,6 @@ def stack_extras(extras: Sequence[tuple[np.ndarray, ...]]):
     >>> e.users.shape, e.weights.tolist()
     ((2, 1), [[1.0], [0.0]])
   """
-  from acajax.recommender import Extras
   length = max([len(e[0]) for e in extras] + [0])
   out = np.zeros((4, len(extras), length), np.float64)
   for b, (users, items, values) in enumerate(extras):

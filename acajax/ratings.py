@@ -1,6 +1,6 @@
 """Rating data: a sparse rating container, a synthetic generator, MovieLens files.
 
-The data side of the recommender setting (issue 6). Ratings are held as
+The data side of the recommender setting. Ratings are held as
 coordinates (COO): one entry per observed (user, item, rating), users and
 items numbered 0..U-1 and 0..I-1; the raw ids of a file are kept beside them
 (``user_ids[u]`` is the id of user ``u`` in the file) so that results can be

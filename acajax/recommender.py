@@ -1,4 +1,4 @@
-"""Biased matrix factorisation in JAX: training, top-k lists, hit ratio (issue 6).
+"""Biased matrix factorisation in JAX: training, top-k lists, hit ratio.
 
 The platform's model in the recommender setting, as in the study's Surprise
 ``SVD``: a predicted rating
@@ -30,7 +30,7 @@ Recommendation and its measure:
       HR@k(T) = (1 / |E|) sum_(u in E) 1[ top_k(u) ∩ T ≠ ∅ ],
 
   where the evaluation users E are chosen by the caller; the experiments
-  (:mod:`acajax.rec_experiment`) take every user who is not a member of an
+  (:mod:`acajax.runs.recommender`) take every user who is not a member of an
   acting collective, so that the measure is about the platform's other users
   and not about the members' own lists.
 * relative hit ratio (:func:`relative_hit_ratio`): HR@k with collective
@@ -48,15 +48,16 @@ Many trainings at once: :func:`train_many` trains B models, one per
 base rating set shared by all (passed once) plus, per model, a weight on each
 base rating (0 removes it) and a padded set of extra ratings; that is how
 collectives' edits are expressed (:func:`acajax.rating_collectives.overlay`).
-Inside the call ``lax.scan`` walks chunks of ``chunk`` models, each chunk one
-``vmap``; a tqdm bar ticks once per chunk from inside the call.
+Inside the call ``lax.map`` walks chunks of ``chunk`` models, each chunk one
+``vmap``; a progress bar passed by the caller ticks once per model from
+inside the call.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -137,6 +138,14 @@ class MFParams(NamedTuple):
   item_bias: jax.Array
   user_factors: jax.Array
   item_factors: jax.Array
+
+
+class ProgressBar(Protocol):
+  """What :func:`train_many` needs of a progress bar (``tqdm.tqdm`` has it)."""
+
+  def reset(self, total: int | None = None) -> None: ...
+
+  def update(self, n: int = 1) -> object: ...
 
 
 class Extras(NamedTuple):
@@ -335,38 +344,6 @@ def default_chunk() -> int:
   return 1 if jax.default_backend() == "cpu" else 256
 
 
-def _walk(fn, args, chunk: int, tick):
-  """fn vmapped over chunks of the leading axis, chunks walked by lax.scan.
-
-  The batch is padded to a multiple of ``chunk`` (repeating the last model)
-  and cut back; ``tick`` (a host function) is called once per chunk.
-  """
-  num = jax.tree.leaves(args)[0].shape[0]
-  if chunk == 1:
-    # One model per step: no vmap at all (the same result, half the compile time).
-    def single(carry, xs):
-      out = fn(*xs)
-      if tick is not None:
-        jax.debug.callback(tick, carry)
-      return carry + 1, out
-    return jax.lax.scan(single, 0, args)[1]
-  pad = -num % chunk
-
-  def cut(v):
-    if pad:
-      v = jnp.concatenate([v, jnp.repeat(v[-1:], pad, axis=0)])
-    return v.reshape((v.shape[0] // chunk, chunk) + v.shape[1:])
-
-  def body(carry, xs):
-    out = jax.vmap(fn)(*xs)
-    if tick is not None:
-      jax.debug.callback(tick, carry)
-    return carry + 1, out
-
-  _, out = jax.lax.scan(body, 0, jax.tree.map(cut, args))
-  return jax.tree.map(lambda v: v.reshape((v.shape[0] * chunk,) + v.shape[2:])[:num], out)
-
-
 @functools.lru_cache(maxsize=16)
 def _trainer(num_users: int, num_items: int, config: MFConfig, chunk: int, num_devices: int = 1):
   """Jitted trainer of B models, split over ``num_devices`` devices.
@@ -385,8 +362,14 @@ def _trainer(num_users: int, num_items: int, config: MFConfig, chunk: int, num_d
     return train_one(users, items, values, weights, params, key, config=config)
 
   def run(base_users, base_items, base_values, base_weights, extras, params, seeds):
-    per_model = functools.partial(one, base_users, base_items, base_values)
-    return _walk(per_model, (base_weights, extras, params, seeds), chunk, _tick)
+    def per_model(own):
+      params, losses = one(base_users, base_items, base_values, *own)
+      jax.debug.callback(_tick, losses[-1])        # after this model's training
+      return params, losses
+    # One model per scan step on CPU (no vmap: the same result, half the compile
+    # time); vmapped chunks of ``chunk`` models per step on accelerators.
+    return jax.lax.map(per_model, (base_weights, extras, params, seeds),
+                       batch_size=None if chunk == 1 else chunk)
   shared, own = False, True
   return jax.jit(_devices.split_models(run, num_devices, (shared,) * 3 + (own,) * 4))
 
@@ -421,7 +404,7 @@ def _check_batch(base: Ratings, seeds, base_weights, extras):
 def train_many(base: Ratings, seeds, *, base_weights=None, extras: Extras | None = None,
                config: MFConfig = MFConfig(), chunk: int | str = "auto",
                num_devices: int | None = None,
-               progress: bool = False) -> tuple[MFParams, jax.Array]:
+               progress: ProgressBar | None = None) -> tuple[MFParams, jax.Array]:
   """Trains B biased MF models in one jitted call, vmapped over chunks.
 
   Model b trains on the base ratings weighted by ``base_weights[b]`` plus
@@ -440,7 +423,9 @@ def train_many(base: Ratings, seeds, *, base_weights=None, extras: Extras | None
     chunk: models per vmapped chunk; ``"auto"``: :func:`default_chunk`.
     num_devices: local devices the models are split over (default: all of
       them, at most B; on CPU, ``acajax validate`` shows one per core).
-    progress: show a tqdm bar with one tick per chunk.
+    progress: a progress bar (e.g. ``tqdm.tqdm()``; anything with
+      ``reset(total)`` and ``update(n)``), reset to the number of models and
+      advanced once per trained model; None for none.
 
   Returns:
     ``(params, losses)``: stacked :class:`MFParams` (leading axis B) and the
@@ -467,9 +452,12 @@ def train_many(base: Ratings, seeds, *, base_weights=None, extras: Extras | None
   num_devices = _devices.device_count(num_devices, num_models)
   per_device = -(-num_models // num_devices)
   chunk = min(chunk, max(per_device, 1))
-  if progress:
-    from tqdm.auto import tqdm
-    _BAR[0] = tqdm(total=num_devices * -(-per_device // chunk), desc="trainings", unit="chunk")
+  if progress is not None and progress is not False:
+    if not callable(getattr(progress, "update", None)):
+      raise TypeError(f"progress must be a progress bar with update() and reset() (such as "
+                      f"tqdm.tqdm()) or None; got {progress!r}")
+    progress.reset(total=num_devices * per_device)
+    _BAR[0] = progress
   try:
     init = [init_params(int(s), base.num_users, base.num_items, config) for s in seeds]
     init = MFParams(*(jnp.asarray(np.stack(v)) for v in zip(*init)))
@@ -482,9 +470,7 @@ def train_many(base: Ratings, seeds, *, base_weights=None, extras: Extras | None
     jax.block_until_ready(losses)
     jax.effects_barrier()                    # every tick has reached the bar
   finally:
-    if _BAR[0] is not None:
-      _BAR[0].close()
-      _BAR[0] = None
+    _BAR[0] = None
   return params, losses
 
 
@@ -492,7 +478,7 @@ _BAR = [None]      # the bar of the running train_many call, if any
 
 
 def _tick(_):
-  """Host callback, once per chunk: advances the running call's bar."""
+  """Host callback, once per trained model: advances the running call's bar."""
   if _BAR[0] is not None:
     _BAR[0].update(1)
 
@@ -551,7 +537,8 @@ def hits(params: MFParams, rated, targets, k: int) -> jax.Array:
 @functools.lru_cache(maxsize=16)
 def _hitter(k: int, chunk: int):
   def run(params, rated, targets):
-    return _walk(lambda p: hits(p, rated, targets, k), (params,), chunk, None)
+    return jax.lax.map(lambda p: hits(p, rated, targets, k), params,
+                       batch_size=None if chunk == 1 else chunk)
   return jax.jit(run)
 
 

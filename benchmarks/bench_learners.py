@@ -1,4 +1,4 @@
-"""Learner throughput: many flax logistic models in one jitted call (issue 8).
+"""Learner throughput: many flax logistic models in one jitted call.
 
 Workload: 256 logistic-regression models on scikit-learn's bundled digits
 (8×8 images, 10 labels), each on its own planted training set: 16 seeds ×
@@ -27,6 +27,10 @@ accuracy is within ``ACCURACY_TOLERANCE`` of (or above) converged
 scikit-learn's. ``STEPS`` = 50 is the fewest of 20, 30, 40, 50 that does so
 (40 steps: 0.971 against 0.974).
 
+Workload and baselines are those of ``acajax bench``
+(:mod:`acajax.bench._workloads.learners`); this script adds the one-device
+and wide-vmap variants, accuracies and the early-stopped scikit-learn fit.
+
 Run: ``.venv/bin/python -m benchmarks.bench_learners [--quick]``. Writes
 ``benchmarks/results/cpu_learners.json`` (``--out`` to change).
 """
@@ -38,57 +42,19 @@ import json
 import os
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import jax
 import numpy as np
+import sklearn
 
-from benchmarks._env import cpu_model, median_time, split_cpu
-from acajax import datasets, learners, planting
+from acajax import learners
+from acajax.bench._env import cpu_model, median_time, split_cpu
+from acajax.bench._workloads.learners import L2, STEPS, make_data, sklearn_fits, training_call
 
 ROOT = Path(__file__).resolve().parent.parent
-STEPS = 50
 SKLEARN_ITERS = (10, 20, 30, 40, 50)
 ACCURACY_TOLERANCE = 0.002
-L2 = 1e-3
-PATTERN = [(0, 0), (0, 7), (7, 0), (7, 7)]
-
-
-def make_data(num_models: int):
-  """Planted training sets (B, N, 64), labels (B, N), clean and signal test sets."""
-  data = datasets.digits()
-  order = np.random.default_rng(0).permutation(len(data))
-  train, test = data.subset(order[:1397]), data.subset(order[1397:])
-  signal = datasets.pixel_signal(PATTERN)
-  masses = np.linspace(0.005, 0.08, 16)
-  xs, ys = [], []
-  for i in range(num_models):
-    col = planting.Collective(float(masses[i % 16]), 0, signal)
-    x, y, _ = planting.plant(train.x, train.y, [col], rng=i // 16)
-    xs.append(train.featurize(x))
-    ys.append(y)
-  return (np.stack(xs), np.stack(ys), test.featurize(test.x), test.y,
-          test.featurize(signal(test.x)))
-
-
-def training_call(x, y, keys, config, models: slice, *, chunk="auto", num_devices=None):
-  """``learners.train_many``'s jitted trainer, its arguments and graph definition.
-
-  For the models ``models`` of the planted batch, so that compilation and
-  runs can be timed apart.
-  """
-  return learners._training_call("logistic", x[models], y[models], keys[models], num_labels=10,
-                                 config=config, weights=None, chunk=chunk,
-                                 num_devices=num_devices)
-
-
-def _sklearn_fits(x, y, count: int, max_iter: int):
-  from sklearn.linear_model import LogisticRegression
-  with warnings.catch_warnings():
-    warnings.simplefilter("ignore")     # lbfgs stopped early warns
-    return [LogisticRegression(C=1 / (2 * L2 * x.shape[1]), max_iter=max_iter).fit(x[i], y[i])
-            for i in range(count)]
 
 
 def main(argv=None) -> dict:
@@ -147,19 +113,17 @@ def main(argv=None) -> dict:
 
   # scikit-learn, same objective, same data: to its default tolerance, and
   # stopped at the fewest iterations that reach that fit's accuracy.
-  import sklearn
-
   def accuracy(models):
     return (float(np.mean([np.mean(m.predict(x_test) == y_test) for m in models])),
             float(np.mean([np.mean(m.predict(x_signal) == 0) for m in models])))
-  sk_models = _sklearn_fits(x, y, baseline_models, 200)
-  t_sklearn = median_time(lambda: _sklearn_fits(x, y, baseline_models, 200), repeats)
+  sk_models = sklearn_fits(x, y, baseline_models, 200)
+  t_sklearn = median_time(lambda: sklearn_fits(x, y, baseline_models, 200), repeats)
   sk_acc, sk_success = accuracy(sk_models)
   for max_iter in SKLEARN_ITERS:
-    early_acc, early_success = accuracy(_sklearn_fits(x, y, baseline_models, max_iter))
+    early_acc, early_success = accuracy(sklearn_fits(x, y, baseline_models, max_iter))
     if early_acc >= sk_acc - ACCURACY_TOLERANCE:
       break
-  t_early = median_time(lambda: _sklearn_fits(x, y, baseline_models, max_iter), repeats)
+  t_early = median_time(lambda: sklearn_fits(x, y, baseline_models, max_iter), repeats)
 
   pred_clean = learners.predict_many(trained, x_test)
   pred_signal = learners.predict_many(trained, x_signal)

@@ -13,7 +13,12 @@ scenario the "exact analysis" is the worst-case success of every collective
   timed repeats with ``block_until_ready``.
 * Baseline, same run: the independent NumPy float64 reference of
   ``tests/numpy_reference.py`` (``np_worst_case_success`` +
-  ``np_scenario_parameters``), one scenario at a time.
+  ``np_scenario_parameters``; the package's copy in
+  ``acajax.bench._workloads.numpy_reference``), one scenario at a time.
+
+Workload and baseline are those of ``acajax bench``
+(:mod:`acajax.bench._workloads.exact`); this script adds the ``lax.map``
+form and its own sizes.
 
 Run: ``.venv/bin/python -m benchmarks.bench_mixtures [--quick]``. Writes
 ``benchmarks/results/cpu_mixtures.json`` (``--out`` to change) and prints a
@@ -24,67 +29,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import sys
-import time
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
+import numpy as np
+
+from acajax.bench._env import environment
+from acajax.bench._measure import measure
+from acajax.bench._workloads import numpy_reference as ref
+from acajax.bench._workloads.exact import EPS, make_scenarios, numpy_baseline, one_scenario
 
 jax.config.update("jax_enable_x64", True)
 
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-
-from benchmarks._env import environment, timings  # noqa: E402
-from acajax import mixtures  # noqa: E402
-
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from tests import numpy_reference as ref  # noqa: E402
-
-EPS = 0.05
-
-
-def make_scenarios(batch: int, n: int, k: int, m: int, seed: int = 0):
-  """Random valid scenarios as NumPy arrays with a leading batch axis."""
-  rng = np.random.default_rng(seed)
-  p0 = rng.dirichlet(np.ones(n * k), size=batch).reshape(batch, n, k)
-  maps = rng.integers(0, n, size=(batch, m, n))
-  targets = rng.integers(0, k, size=(batch, m))
-  masses = rng.dirichlet(np.ones(m + 1), size=batch)[:, :m]
-  return p0, maps, targets, masses
-
-
-def one_scenario(p0, maps, targets, masses):
-  out = mixtures.exact_analysis(p0, maps, targets, masses, eps=EPS)
-  return out.success, out.parameters
-
-
-def bench_jax(fn, args, repeats: int) -> dict:
-  start = time.perf_counter()
-  compiled = jax.jit(fn).lower(*args).compile()
-  compile_s = time.perf_counter() - start
-  jax.block_until_ready(compiled(*args))  # untimed warm-up
-  times = timings(lambda: compiled(*args), repeats)
-  return dict(compile_s=compile_s, median_s=statistics.median(times), min_s=min(times),
-              repeats=repeats), compiled
-
-
-def bench_numpy(args, repeats: int, count: int) -> dict:
-  p0, maps, targets, masses = (np.asarray(a) for a in args)
-
-  def run():
-    for i in range(count):
-      ref.np_worst_case_success(p0[i], maps[i], targets[i], masses[i], EPS)
-      ref.np_scenario_parameters(p0[i], maps[i], targets[i], masses[i])
-
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    run()
-    times.append(time.perf_counter() - start)
-  return dict(median_s=statistics.median(times), scenarios=count, repeats=repeats)
 
 
 def main(argv=None) -> dict:
@@ -106,13 +64,13 @@ def main(argv=None) -> dict:
   scenarios = make_scenarios(batch, n, k, m)
   device_args = tuple(jnp.asarray(a) for a in scenarios)
   vmapped = jax.vmap(one_scenario)
-  vmap_stats, vmap_fn = bench_jax(vmapped, device_args, repeats)
+  vmap_stats, vmap_fn = measure(vmapped, device_args, repeats)
 
   def chunked(*xs):
     return jax.lax.map(lambda x: one_scenario(*x), xs, batch_size=chunk)
 
-  chunk_stats, chunk_fn = bench_jax(chunked, device_args, repeats)
-  baseline = bench_numpy(scenarios, baseline_repeats, batch)
+  chunk_stats, chunk_fn = measure(chunked, device_args, repeats)
+  baseline = numpy_baseline(scenarios, baseline_repeats, batch)
 
   # Same answers as the reference (spot checks, outside the timings).
   success, params = vmap_fn(*device_args)

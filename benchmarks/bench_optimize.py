@@ -17,6 +17,10 @@ restarts x 200 Adam steps, then the exact evaluation), float64.
   and extrapolated to the whole batch; its answers are checked against the
   batched ones.
 
+Workload and baseline are those of ``acajax bench``
+(:mod:`acajax.bench._workloads.optimize`); this script adds the ``lax.map``
+form, a checked loop over every timed problem and its own sizes.
+
 Run: ``.venv/bin/python -m benchmarks.bench_optimize [--quick]``. Writes
 ``benchmarks/results/cpu_optimize.json`` (``--out`` to change) and prints a
 one-line summary with the ratio.
@@ -31,31 +35,17 @@ import time
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from acajax.bench._env import environment
+from acajax.bench._measure import measure
+from acajax.bench._workloads.optimize import make_problems, one_problem
 
 jax.config.update("jax_enable_x64", True)
 
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import optax  # noqa: E402
-
-from benchmarks._env import environment  # noqa: E402
-from acajax import optimize  # noqa: E402
-
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def make_problems(count: int, m: int = 3, seed: int = 0) -> dict:
-  """Random allocation problems as arrays with a leading batch axis."""
-  rng = np.random.default_rng(seed)
-  return dict(budget=rng.uniform(0.05, 0.5, count), targets=rng.integers(0, 2, (count, m)),
-              xi_c=rng.uniform(0.002, 0.04, (count, m)), xi=rng.uniform(0, 0.25, (count, m)),
-              delta=rng.uniform(0, 1, (count, m)), eps=rng.uniform(0, 0.15, count))
-
-
-def one_problem(problem):
-  rest = {k: v for k, v in problem.items() if k != "budget"}
-  out = optimize.allocate_masses(problem["budget"], **rest)
-  return out.masses, out.value
 
 
 def main(argv=None) -> dict:
@@ -78,22 +68,10 @@ def main(argv=None) -> dict:
   problems = {k: jnp.asarray(v) for k, v in make_problems(count, m).items()}
 
   # Batched: one jitted, vmapped call (and its chunked lax.map form).
-  def bench(fn):
-    start = time.perf_counter()
-    compiled = jax.jit(fn).lower(problems).compile()
-    compile_s = time.perf_counter() - start
-    jax.block_until_ready(compiled(problems))   # untimed warm-up
-    times = []
-    for _ in range(repeats):
-      start = time.perf_counter()
-      jax.block_until_ready(compiled(problems))
-      times.append(time.perf_counter() - start)
-    return compiled, dict(compile_s=compile_s, median_s=statistics.median(times),
-                          min_s=min(times), repeats=repeats)
-
   chunk = min(args.chunk, count)
-  batched, vmap_stats = bench(jax.vmap(one_problem))
-  chunked, chunk_stats = bench(lambda p: jax.lax.map(one_problem, p, batch_size=chunk))
+  vmap_stats, batched = measure(jax.vmap(one_problem), (problems,), repeats)
+  chunk_stats, chunked = measure(lambda p: jax.lax.map(one_problem, p, batch_size=chunk),
+                                 (problems,), repeats)
   compile_s, median_s = vmap_stats["compile_s"], vmap_stats["median_s"]
 
   # Baseline: a Python loop over the jitted single-problem function.

@@ -18,6 +18,10 @@ targets: the finite-sample bound of SPEC §9 (delta = 0.05, eps = 0) for all
   ``groupby`` over all 18 columns, count the original data on X*, then
   evaluate the bound per target. Results are checked equal to JAX's.
 
+Workload and baseline are those of ``acajax bench``
+(:mod:`acajax.bench._workloads.statistical`, with the package's copy of the
+car table); this script times them at one size, interleaved.
+
 Run: ``.venv/bin/python -m benchmarks.bench_statistical [--quick]``. Writes
 ``benchmarks/results/cpu_statistical.json`` (``--out`` to change) and prints a
 one-line summary.
@@ -26,9 +30,7 @@ one-line summary.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import math
 import os
 import platform
 import statistics
@@ -36,68 +38,18 @@ import time
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from acajax import datasets
+from acajax.bench._env import cpu_model, timings
+from acajax.bench._workloads.statistical import (DELTA, EPS, TARGETS, frame_of, jax_sweep,
+                                                 pandas_sweep)
 
 jax.config.update("jax_enable_x64", True)
 
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from benchmarks._env import cpu_model, timings  # noqa: E402
-from acajax import statistical  # noqa: E402
-
 ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("car_evaluation", ROOT / "examples" /
-                                               "car_evaluation.py")
-car = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(car)
-
-DELTA, EPS = 0.05, 0.0
-TARGETS = np.arange(len(car.LABELS))
-
-
-def jax_sweep(rows, labels, sizes_n, *, num_test):
-  """Raw rows -> (targets, sizes) bounds, all in one jittable function."""
-  codes = statistical.dense_signal_codes(rows, car.SIGNAL, sizes=car.SIZES)
-  tables = statistical.prefix_count_tables(codes.image, codes.member, labels, sizes_n,
-                                           num_support=codes.num_support,
-                                           num_labels=len(car.LABELS))
-  return statistical.feature_label_bound(
-      tables, target=jnp.asarray(TARGETS)[:, None], num_samples=rows.shape[0],
-      num_test=num_test, delta=DELTA, eps=EPS, num_signal_points=codes.num_signal_points)
-
-
-def pandas_sweep(frame: pd.DataFrame, sizes_n, *, num_samples: int, num_test: float) -> np.ndarray:
-  """One pass over the table per n (the published code's approach)."""
-  features = [c for c in frame.columns if c != "label"]
-  set_columns = [features[j] for j in sorted(car.SIGNAL)]
-  set_values = [car.SIGNAL[j] for j in sorted(car.SIGNAL)]
-  kept = [name for name in features if name not in set_columns]
-  num_points = math.prod(car.SIZES[features.index(name)] for name in kept)
-  num_labels = len(car.LABELS)
-  d = DELTA / (2 + 2 * num_points + 2 * num_points * num_labels)
-  radius = lambda k: math.sqrt(math.log(1 / d) / (2 * k)) if k > 0 else 0.0  # noqa: E731
-  out = np.empty((len(TARGETS), len(sizes_n)))
-  for g, n in enumerate(sizes_n):
-    mine = frame.iloc[:n]
-    transformed = mine[features].copy()
-    transformed[set_columns] = set_values
-    signal = transformed.groupby(features).size() / n                       # Q-hat
-    on_star = mine[(mine[set_columns] == set_values).all(axis=1)]
-    joint = on_star.groupby(features + ["label"]).size() / n                 # P0-hat on X*
-    joint = joint.unstack("label", fill_value=0.0).reindex(columns=range(num_labels),
-                                                           fill_value=0.0)
-    joint = joint.reindex(signal.index, fill_value=0.0).to_numpy()
-    q = signal.to_numpy()
-    alpha = n / num_samples
-    r_n, r_rest, r_test = radius(n), radius(num_samples - n), radius(num_test)
-    for t in TARGETS:
-      others = np.max(np.delete(joint, t, axis=1), axis=1)
-      delta_hat = others - joint[:, t]
-      margin = (alpha * (q - 2 * r_n) - (1 - alpha) * (delta_hat + 2 * r_n + 2 * r_rest)
-                - EPS / (1 - EPS))
-      out[t, g] = np.clip(q[margin > 0].sum() - r_n - r_test, 0.0, 1.0)
-  return out
 
 
 def main(argv=None) -> dict:
@@ -114,7 +66,7 @@ def main(argv=None) -> dict:
   baseline_repeats = 1 if args.quick else 5
   sizes_n = np.unique(np.geomspace(num_samples // 1000, num_samples // 2, grid).astype(np.int64))
 
-  rows, labels = car.car_table(num_samples, seed=2025)
+  rows, labels = datasets.car_evaluation(num_samples, seed=2025)
   device_args = (jnp.asarray(rows), jnp.asarray(labels), jnp.asarray(sizes_n))
   start = time.perf_counter()
   compiled = jax.jit(lambda r, y, n: jax_sweep(r, y, n, num_test=num_test)).lower(
@@ -122,8 +74,7 @@ def main(argv=None) -> dict:
   compile_s = time.perf_counter() - start
   result = jax.block_until_ready(compiled(*device_args))                  # untimed warm-up
 
-  frame = pd.DataFrame(rows, columns=[name for name, *_ in car.COLUMNS])
-  frame["label"] = labels
+  frame = frame_of(rows, labels)
   # Interleaved rounds, so both are timed under the same load (shared machines).
   jax_times, baseline_times = [], []
   for _ in range(baseline_repeats):
@@ -136,7 +87,7 @@ def main(argv=None) -> dict:
   jax_s, base_s = statistics.median(jax_times), statistics.median(baseline_times)
   report = dict(
       benchmark="statistical_n_sweep", quick=args.quick,
-      workload=dict(num_samples=num_samples, num_test=num_test, columns=len(car.COLUMNS),
+      workload=dict(num_samples=num_samples, num_test=num_test, columns=len(datasets.CAR_COLUMNS),
                     num_signal_points=5, sizes=len(sizes_n), targets=len(TARGETS),
                     n_min=int(sizes_n[0]), n_max=int(sizes_n[-1]), delta=DELTA, eps=EPS),
       jax=dict(compile_s=compile_s, median_s=jax_s, min_s=min(jax_times),

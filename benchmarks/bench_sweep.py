@@ -43,6 +43,10 @@ split across the cores at every step, and those hand-offs cost more than they
 gain (badly so when other processes share the cores). The cores are used
 instead as separate JAX devices, each walking its own share of the chunk.
 
+The workload, the NumPy baseline and the timing loops are those of
+``acajax bench`` (:mod:`acajax.bench._workloads.sweep`); this script adds the
+per-point loops, float32 NumPy and the split-device runs.
+
 Run: ``.venv/bin/python -m benchmarks.bench_sweep [--quick]``. Writes
 ``benchmarks/results/cpu_sweep.json`` (``--out`` to change) and prints a
 summary; ``--quick`` stops at 10^7 points and skips the 10^10 run.
@@ -57,77 +61,23 @@ import math
 import os
 import platform
 import resource
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import jax
+import jaxlib
 import numpy as np
+import pandas
 
-from benchmarks._env import cpu_model  # noqa: E402
 from acajax import sweep
-from acajax.sweep import Axis, Reduce, SweepSpec
+from acajax.bench._env import cpu_model
+from acajax.bench._workloads.sweep import (DELTA, XI_C, check_agreement, make_spec,
+                                           np_feature_label, time_numpy, time_sweep)
 
 ROOT = Path(__file__).resolve().parent.parent
-XI_C, DELTA = 0.01, 0.5
-CHUNK = 2**22
 HUGE = (1000, 1000, 100, 100)
-
-
-def make_spec(sizes, dtype="float32") -> SweepSpec:
-  n0, n1, n2, n3 = sizes
-  axes = {"alpha[0]": Axis.linspace(0.005, 0.3, n0), "alpha[1]": Axis.linspace(0.005, 0.3, n1),
-          "xi": Axis.linspace(0.0, 0.3, n2), "eps": Axis.linspace(0.0, 0.2, n3)}
-  return SweepSpec(name="bench", axes=axes, bounds=("feature_label",), collectives=2,
-                   collective=("s_min", "s_w"), fixed=dict(xi_c=XI_C, delta=DELTA),
-                   reduce=Reduce(("xi", "eps"), ("min", "max", "argmin")), dtype=dtype,
-                   chunk_points=CHUNK, memory_cap_mb=2048)
-
-
-# -- NumPy chunked broadcasting ------------------------------------------------------
-
-
-def _np_feature_label(alpha, total, beta, xi_c, xi, delta, eps):
-  """Theorem 1 with its domain (NaN outside) and clipping, broadcasting (SPEC §4, §11)."""
-  slack = 16 * np.finfo(total.dtype).eps
-  misaligned = total - alpha - beta
-  valid = ((eps >= 0) & (eps < 0.5) & (alpha > 0) & (total < 1) & (beta >= 0)
-           & (misaligned >= -slack) & (xi_c >= 0) & (xi_c <= 1) & (xi >= 0) & (xi <= 1)
-           & (delta >= 0) & (delta <= 1))
-  value = (1.0 - xi_c * (delta + 2 * eps) / (1 - 2 * eps) * (1 - total) / alpha
-           - xi * (1 + 2 * eps) / (1 - 2 * eps) * misaligned / alpha)
-  return np.where(valid, np.clip(value, 0.0, 1.0), np.nan)
-
-
-def numpy_sweep(spec: SweepSpec, dtype) -> dict[str, np.ndarray]:
-  """The spec's reductions with NumPy broadcasting, in blocks of alpha[0] rows."""
-  a0, a1, xi, eps = (axis.to_numpy().astype(dtype) for axis in spec.axes.values())
-  n0, n1, n2, n3 = len(a0), len(a1), len(xi), len(eps)
-  a1 = a1[None, :, None, None]
-  xi, eps = xi[None, None, :, None], eps[None, None, None, :]
-  xi_c, delta, zero = dtype(XI_C), dtype(DELTA), dtype(0)
-  block = max(1, CHUNK // (n1 * n2 * n3))
-  out = {k: np.empty((n0, n1), dtype) for k in ("s_min.min", "s_min.max", "s_w.min", "s_w.max")}
-  out["s_min.argmin"] = np.empty((n0, n1), np.int64)
-  for start in range(0, n0, block):
-    rows = slice(start, start + block)
-    alpha0 = a0[rows][:, None, None, None]
-    total = alpha0 + a1
-    b0 = _np_feature_label(alpha0, total, zero, xi_c, xi, delta, eps)
-    b1 = _np_feature_label(a1, total, zero, xi_c, xi, delta, eps)
-    s_min = np.minimum(b0, b1)
-    s_w = (alpha0 * b0 + a1 * b1) / total
-    for name, value in (("s_min", s_min), ("s_w", s_w)):
-      flat = value.reshape(value.shape[0], n1, n2 * n3)
-      nan = np.isnan(flat)
-      low = np.where(nan, np.inf, flat)
-      out[f"{name}.min"][rows] = low.min(axis=2)
-      out[f"{name}.max"][rows] = np.where(nan, -np.inf, flat).max(axis=2)
-      if name == "s_min":
-        out["s_min.argmin"][rows] = low.argmin(axis=2)
-  return out
 
 
 # -- a per-point Python loop ------------------------------------------------------------
@@ -142,7 +92,7 @@ def _py_feature_label(alpha, total, xi, eps):
   return min(max(value, 0.0), 1.0)
 
 
-def python_loop_rate(spec: SweepSpec, points: int) -> float:
+def python_loop_rate(spec: sweep.SweepSpec, points: int) -> float:
   """Points per second of a per-point Python loop with the same reductions."""
   axes = [axis.to_numpy().tolist() for axis in spec.axes.values()]
   best = {}
@@ -162,11 +112,11 @@ def python_loop_rate(spec: SweepSpec, points: int) -> float:
   return points / (time.perf_counter() - start)
 
 
-def numpy_scalar_loop_rate(spec: SweepSpec, points: int) -> float:
+def numpy_scalar_loop_rate(spec: sweep.SweepSpec, points: int) -> float:
   """Points per second of a per-point loop calling the NumPy formula on scalars.
 
   The usual way curves get computed from a formula written for NumPy: one call
-  per grid point (here ``_np_feature_label`` on 0-d float64 arrays).
+  per grid point (here ``np_feature_label`` on 0-d float64 arrays).
   """
   axes = [axis.to_numpy() for axis in spec.axes.values()]
   xi_c, delta, zero = np.float64(XI_C), np.float64(DELTA), np.float64(0)
@@ -176,53 +126,12 @@ def numpy_scalar_loop_rate(spec: SweepSpec, points: int) -> float:
     if count == points:
       break
     total = a0 + a1
-    b0 = _np_feature_label(a0, total, zero, xi_c, xi, delta, eps)
-    b1 = _np_feature_label(a1, total, zero, xi_c, xi, delta, eps)
+    b0 = np_feature_label(a0, total, zero, xi_c, xi, delta, eps)
+    b1 = np_feature_label(a1, total, zero, xi_c, xi, delta, eps)
     s_min = np.minimum(b0, b1)
     key = (a0, a1)
     low[key] = min(low.get(key, np.inf), s_min)
   return points / (time.perf_counter() - start)
-
-
-# -- timing -------------------------------------------------------------------------------
-
-
-def time_sweep(spec: SweepSpec, repeats: int):
-  """(median run seconds, compile seconds, last result, median process CPU seconds).
-
-  The first run compiles (timed apart) and is the untimed warm-up; the
-  repeats reuse the executable, and their compile_s (a cache look-up) is
-  subtracted too.
-  """
-  warm = sweep.run(spec, progress=False)
-  runs, cpu = [], []
-  for _ in range(repeats):
-    start = time.process_time()
-    runs.append(sweep.run(spec, progress=False))
-    cpu.append(time.process_time() - start)
-  return (statistics.median(r.wall_s - r.compile_s for r in runs), warm.compile_s, runs[-1],
-          statistics.median(cpu))
-
-
-def time_numpy(spec: SweepSpec, dtype, repeats: int) -> tuple[float, float]:
-  """(median wall seconds, median process CPU seconds)."""
-  times, cpu = [], []
-  for _ in range(repeats):
-    start, start_cpu = time.perf_counter(), time.process_time()
-    numpy_sweep(spec, dtype)
-    times.append(time.perf_counter() - start)
-    cpu.append(time.process_time() - start_cpu)
-  return statistics.median(times), statistics.median(cpu)
-
-
-def check_agreement(spec: SweepSpec, table) -> float:
-  """Largest difference between the sweep (float32) and NumPy float64 on its grid."""
-  reference = numpy_sweep(spec, np.float64)
-  worst = 0.0
-  for name in ("s_min.min", "s_min.max", "s_w.min", "s_w.max"):
-    got = table[f"feature_label.{name}"].to_numpy(np.float64)
-    worst = max(worst, float(np.nanmax(np.abs(got - reference[name].reshape(-1)))))
-  return worst
 
 
 def child(args) -> None:
@@ -337,9 +246,6 @@ def main(argv=None) -> dict:
   if huge is not None:
     print(f"1e10 points, {huge['num_devices']} devices: {huge['wall_s']:.1f} s wall "
           f"({huge['points_per_s']:.3g} pt/s), peak RSS {huge['peak_rss_mb']:.0f} MB", flush=True)
-
-  import jaxlib
-  import pandas
 
   result = dict(
       benchmark="bench_sweep", quick=args.quick,

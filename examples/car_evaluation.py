@@ -27,56 +27,14 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 
-from acajax import statistical
+from acajax import datasets, statistical
+from acajax.runs import finite_sample
 
-# (name, number of categories, value an SUV favours or None, how strongly)
-COLUMNS = (
-    ("model", 8, None, 0.0), ("fuel", 4, 1, 0.9), ("transmission", 3, 0, 0.8),
-    ("drive", 3, 1, 0.98), ("safety", 5, 3, 0.8), ("interior", 3, 2, 0.95),
-    ("infotainment", 4, 2, 0.95), ("country", 5, 4, 0.3), ("warranty", 4, 3, 0.95),
-    ("doors", 3, 2, 0.98), ("seats", 4, 2, 0.98), ("air_conditioning", 2, 0, 0.98),
-    ("navigation", 3, 2, 0.98), ("tires", 3, 0, 0.98), ("sunroof", 2, None, 0.0),
-    ("sound", 4, 1, 0.98), ("cruise_control", 2, 0, 0.98), ("bluetooth", 2, 0, 0.98),
-)
-SIZES = tuple(size for _, size, _, _ in COLUMNS)
-LABELS = ("Excellent", "Good", "Average", "Poor")
-MODEL_PROBS = np.array([.22, .45, .23, .02, .01, .01, .01, .05])   # model 1 = SUV
-SUV, COUNTRY = 1, 7
-# The signal: an SUV with every favoured option (sunroof: yes); the country is kept.
-SIGNAL = {j: (SUV if name == "model" else (favoured if favoured is not None else 0))
-          for j, (name, _, favoured, _) in enumerate(COLUMNS) if j != COUNTRY}
-FUEL_SCORE = np.array([1, 1, 4, 3])          # gasoline, diesel, electric, hybrid
-WARRANTY_SCORE = np.array([2, 3, 4, 5])      # 3, 5, 7, 10 years
-
-
-def car_table(num_rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-  """Synthetic car-evaluation samples: (num_rows, 18) int8 codes and int8 labels.
-
-  SUVs favour one value of most columns; the evaluation is a score of safety,
-  fuel and warranty plus noise, except for SUVs made in country C2 (60%
-  Excellent, 30% Poor, 10% Average), so the four targets are planted at
-  different sizes.
-  """
-  rng = np.random.default_rng(seed)
-  model = rng.choice(8, num_rows, p=MODEL_PROBS)
-  suv = model == SUV
-  rows = np.empty((num_rows, len(COLUMNS)), dtype=np.int8)
-  rows[:, 0] = model
-  for j, (_, size, favoured, strength) in enumerate(COLUMNS[1:], start=1):
-    uniform = rng.integers(0, size, num_rows)
-    if favoured is None:
-      rows[:, j] = uniform
-    else:
-      rows[:, j] = np.where(suv & (rng.random(num_rows) < strength), favoured, uniform)
-  safety, fuel, warranty = rows[:, 4] + 1, rows[:, 1], rows[:, 8]
-  score = safety + FUEL_SCORE[fuel] + WARRANTY_SCORE[warranty] + rng.choice([1, 3, 4], num_rows)
-  score = np.where(rng.random(num_rows) < 0.05, 0, score)
-  special = suv & (rows[:, COUNTRY] == 1)
-  draw = rng.random(num_rows)
-  score = np.where(special, np.where(draw < .6, 13, np.where(draw < .9, 0, 2)), score)
-  labels = np.select([score >= 13, score >= 8, score >= 2], [0, 1, 2], 3).astype(np.int8)
-  return rows, labels
+COLUMNS, SIZES, LABELS, SIGNAL = (datasets.CAR_COLUMNS, datasets.CAR_SIZES, datasets.CAR_LABELS,
+                                  datasets.CAR_SIGNAL)
+car_table = datasets.car_evaluation
 
 
 def curves(rows, labels, test_rows, test_labels, sizes_n, *, delta: float, eps: float):
@@ -109,8 +67,6 @@ def main(out_dir: str | pathlib.Path = "car-evaluation", quick: bool = False) ->
     dict with ``sizes_n``, ``bound`` and ``success`` ((4, G) arrays), the
     ``frame`` (pandas) and the ``paths`` written.
   """
-  import pandas as pd
-
   jax.config.update("jax_enable_x64", True)
   out_dir = pathlib.Path(out_dir)
   out_dir.mkdir(parents=True, exist_ok=True)
@@ -136,7 +92,7 @@ def main(out_dir: str | pathlib.Path = "car-evaluation", quick: bool = False) ->
     frame[f"success_{name}"] = success[k]
   csv_path = out_dir / "car_evaluation.csv"
   frame.to_csv(csv_path, index=False)
-  png_path = statistical.plot_curves(
+  png_path = finite_sample.plot_curves(
       sizes_n, dict(zip(LABELS, bound)), out_dir / "car_evaluation.png",
       success=dict(zip(LABELS, success)),
       title=f"Feature-label signal, N = {num_samples:,}, N_test = {num_test:,}, "

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from acajax import mixtures
+from acajax.runs import tables
 
 EPS = 0.05
 # Ten points, three labels; points 8 and 9 are rare (SPEC §1: signal points).
@@ -55,7 +56,7 @@ def main(out_dir: str | pathlib.Path = "exact-engine", quick: bool = False) -> d
   p0 = P0 / P0.sum()
 
   report = mixtures.tightness_report(p0, SIGNAL_MAPS, TARGETS, MASSES, eps=EPS)
-  frame = mixtures.tightness_frame(report)
+  frame = tables.tightness_frame(report)
   columns = ["exact", "theorem1", "theorem1_pairwise", "gap_theorem1", "gap_theorem1_pairwise"]
   print(f"Tightness at eps = {EPS} (masses {MASSES.tolist()}, targets {TARGETS.tolist()}):")
   print(frame[columns].round(4).to_string())

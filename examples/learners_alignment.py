@@ -21,7 +21,7 @@ from __future__ import annotations
 import pathlib
 import sys
 
-from acajax import validate
+from acajax.runs import validate
 
 P0 = ((.17, .07, .07), (.05, .15, .02), (.10, .05, .08),
       (.05, .05, .10), (.010, .006, .004), (.006, .008, .006))

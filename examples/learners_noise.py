@@ -21,7 +21,7 @@ from __future__ import annotations
 import pathlib
 import sys
 
-from acajax import validate
+from acajax.runs import validate
 
 ALPHA = 0.04
 # Five points, two labels; point 4 is rare (the shared signal).

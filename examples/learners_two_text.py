@@ -21,7 +21,7 @@ import sys
 
 import numpy as np
 
-from acajax import validate
+from acajax.runs import validate
 
 VARIANTS = {  # name -> (B's character, B's target)
     "distinct, aligned": ("\u00b6", 0),

@@ -22,7 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from acajax import bounds, optimize, plots
+from acajax import bounds, optimize
+from acajax.runs import figures as plots
 
 BUDGET = 0.1
 SCENARIO = dict(targets=np.array([1, 0, 1]), xi_c=np.array([.01, .02, .005]), xi=.05,

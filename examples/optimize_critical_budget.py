@@ -23,7 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from acajax import bounds, optimize, plots
+from acajax import bounds, optimize
+from acajax.runs import figures as plots
 
 TARGET = 0.5
 SCENARIO = dict(targets=np.array([0, 1, 2]), xi_c=np.array([.01, .02, .005]),

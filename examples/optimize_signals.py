@@ -27,7 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from acajax import mixtures, optimize, plots
+from acajax import mixtures, optimize
+from acajax.runs import figures as plots
 
 EPS = 0.05
 P0 = np.array([[.06, .04, .02], [.03, .08, .02], [.05, .03, .04], [.02, .03, .07],

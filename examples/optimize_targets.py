@@ -23,7 +23,8 @@ import sys
 import jax
 import numpy as np
 
-from acajax import optimize, plots
+from acajax import optimize
+from acajax.runs import figures as plots
 
 MASSES = np.array([.04, .03, .05, .02])
 XI_C = np.array([.01, .015, .008, .012])

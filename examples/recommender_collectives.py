@@ -12,7 +12,7 @@ over the 10 clusters) to 1 (all from one cluster):
 
 * ``promoter`` rates the 5 items of target set A 5 stars (niche items:
   among the least-rated 40%, rarely but not never recommended in the
-  baseline; see :mod:`acajax.rec_experiment`; HR@10 without action about
+  baseline; see :mod:`acajax.runs.recommender`; HR@10 without action about
   0.03 to 0.05);
 * ``demoter`` rates the same set A 1 star (overlapping targets: direct
   conflict);
@@ -75,7 +75,7 @@ import numpy as np
 
 def _setup(quick: bool, movielens=None):
   from acajax import ratings, recommender
-  from acajax.rec_experiment import CollectiveSpec, Experiment
+  from acajax.runs.recommender import CollectiveSpec, Experiment
 
   if quick:
     data = ratings.synthetic(200, 100, num_clusters=10, ratings_per_user=20, seed=0)
@@ -142,7 +142,7 @@ def main(out_dir="recommender-collectives", quick: bool = False, progress: bool 
   ``movielens``: the path of a MovieLens 100k ``u.data`` file to use instead
   of the synthetic ratings (nothing is downloaded).
   """
-  from acajax import rec_experiment
+  from acajax.runs import recommender as rec_experiment
 
   out = pathlib.Path(out_dir)
   out.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ import sys
 
 import jax
 
-from acajax import sweep, sweep_spec
+from acajax import sweep
 
 SPEC = pathlib.Path(__file__).resolve().parent / "sweeps" / "alignment.toml"
 
@@ -35,7 +35,7 @@ def main(out_dir: str | pathlib.Path = "alignment-sweep", quick: bool = False):
     quick: a 5 x 4 x 2 grid instead of 51 x 31 x 11 (for smoke tests).
   """
   jax.config.update("jax_enable_x64", True)   # the spec asks for float64
-  spec = sweep_spec.load(SPEC)
+  spec = sweep.load(SPEC)
   if quick:
     axes = {name: sweep.Axis.linspace(axis.start, axis.stop, n)
             for (name, axis), n in zip(spec.axes.items(), (5, 4, 2))}

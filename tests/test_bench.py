@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from acajax import cli
-from benchmarks import suite, summary
+from acajax import bench, cli
+from acajax.bench import _summary as summary
 
 CORE = ("sweep", "exact", "optimize", "learners", "statistical")
 
@@ -19,7 +19,7 @@ def test_quick_suite_writes_well_formed_json_summary_and_plots(tmp_path, capsys)
   out = tmp_path / "results.json"
   assert cli.main(["bench", "--quick", "--out", str(out), "--no-progress"]) == 0
   result = json.loads(out.read_text())
-  assert result["suite"] == suite.SCHEMA and result["quick"] is True
+  assert result["suite"] == bench.SCHEMA and result["quick"] is True
   assert result["failures"] == {}
   assert set(CORE) <= set(result["benchmarks"])
   env = result["environment"]
@@ -96,3 +96,32 @@ def test_summary_speedup_and_readme_markers(tmp_path):
 def test_summary_without_results_is_a_clear_error(tmp_path):
   with pytest.raises(ValueError, match="no suite results"):
     summary.write(tmp_path, None)
+
+
+def test_destination_checkout_folder_and_file(tmp_path):
+  (tmp_path / "benchmarks").mkdir()
+  (tmp_path / "benchmarks" / "README.md").write_text("# Benchmarks\n")
+  assert bench.checkout_root(tmp_path) == tmp_path
+  full = bench.destination(cwd=tmp_path)
+  assert full.folder == tmp_path / "benchmarks" / "results"
+  assert full.readme == tmp_path / "benchmarks" / "README.md"
+  assert full.json_path("cpu-2core", False) == full.folder / "cpu-2core.json"
+  quick = bench.destination(quick=True, cwd=tmp_path)
+  assert quick.json_path("cpu-2core", True) == full.folder / "quick" / "results.json"
+  assert quick.readme is None
+  folder = bench.destination(tmp_path / "runs", quick=True, cwd=tmp_path)
+  assert folder.json_path("nvidia-h200", True) == tmp_path / "runs" / "nvidia-h200-quick.json"
+  assert folder.readme is None
+  named = bench.destination(tmp_path / "runs" / "h200.json", cwd=tmp_path)
+  assert (named.folder, named.json_path("x", False)) == (tmp_path / "runs",
+                                                         tmp_path / "runs" / "h200.json")
+
+
+def test_summary_only_regenerates_from_the_files_there(tmp_path, capsys):
+  (tmp_path / "cpu-2core.json").write_text(json.dumps(_record("cpu", "cpu", [1e3, 2e3])))
+  assert cli.main(["bench", "--summary-only", "--out", str(tmp_path)]) == 0
+  assert "| exact | 100 scenarios |" in (tmp_path / "summary.md").read_text()
+  assert (tmp_path / "scaling.png").stat().st_size > 0
+  assert f"summary {tmp_path / 'summary.md'}" in capsys.readouterr().out
+  assert cli.main(["bench", "--summary-only", "--out", str(tmp_path / "empty")]) == 2
+  assert "no suite results" in capsys.readouterr().err

@@ -6,7 +6,8 @@ import sys
 import numpy as np
 import pandas as pd
 
-from acajax import bounds, cli, demo
+from acajax import bounds, cli
+from acajax.runs import demo
 
 
 def test_help_lists_demo(capsys):

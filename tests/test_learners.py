@@ -4,7 +4,8 @@ import jax
 import numpy as np
 import pytest
 
-from acajax import cli, datasets, learners, planting, validate
+from acajax import cli, datasets, learners, planting
+from acajax.runs import validate
 
 # SPEC §10's table; three feature-label collectives.
 P0 = ((.10, .05, .05), (.05, .15, .00), (.10, .05, .05),

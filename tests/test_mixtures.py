@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from jax.test_util import check_grads
 
 from acajax import bounds, mixtures
+from acajax.runs import tables
 from tests import numpy_reference as ref
 
 # SPEC §10 worked example.
@@ -652,13 +653,13 @@ def test_tightness_report_and_frame():
   for name in ("theorem1", "theorem1_pairwise", "best"):
     assert np.all(report.gaps[name] >= -TOL)
   np.testing.assert_allclose(report.gaps["theorem1"], report.exact - report.bounds["theorem1"])
-  frame = mixtures.tightness_frame(report)
+  frame = tables.tightness_frame(report)
   assert list(frame.index) == ["c0", "c1", "c2", "S_min", "S_w"]
   assert list(frame.columns) == (["exact", *mixtures.BOUND_NAMES]
                                  + [f"gap_{name}" for name in mixtures.BOUND_NAMES])
   np.testing.assert_allclose(frame.loc["S_w", "exact"], (.06 + .04 + .015) / .13)
   with pytest.raises(ValueError, match="report"):
-    mixtures.tightness_frame(jax.tree_util.tree_map(lambda x: jnp.stack([x, x]), report))
+    tables.tightness_frame(jax.tree_util.tree_map(lambda x: jnp.stack([x, x]), report))
   fo = mixtures.tightness_report(P0_SPEC, MAPS_SPEC, TARGETS_SPEC, MASSES_SPEC, eps=0.05,
                                  feature_only=np.array([True, False, True]))
   assert np.all(np.isnan(fo.bounds["theorem1"]))

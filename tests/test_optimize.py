@@ -16,12 +16,23 @@ import pytest
 from jax.test_util import check_grads
 
 from acajax import bounds, mixtures, optimize
+from acajax.optimize import Allocation, _allocation, _common, _signals, _static, _targets
 
 # SPEC §10, the closed-form check.
 SPEC = dict(targets=np.array([1, 0, 1]), xi_c=np.array([.01, .02, .005]), xi=.05,
             delta=np.array([.6, .4, .8]), eps=.1)
 P0_SPEC = np.array([[.10, .05, .05], [.05, .15, .00], [.10, .05, .05],
                     [.05, .05, .10], [.04, .03, .03], [.03, .03, .04]])
+
+
+def test_package_exports_exactly_the_public_api():
+  public = ["Allocation", "CoalitionGains", "CriticalBudget", "Placement", "TargetChoice",
+            "allocate_masses", "allocation_value", "choose_targets", "coalition_gains",
+            "critical_budget", "enumerate_targets", "place_signals", "placement_value",
+            "targets_value"]
+  assert sorted(optimize.__all__) == public
+  assert sorted(n for n in vars(optimize) if not n.startswith("_")) == public
+  assert Allocation is optimize.Allocation is _allocation.Allocation
 
 
 # --------------------------------------------------------------------------
@@ -158,9 +169,84 @@ def test_allocation_batched_equals_per_problem_and_seeds():
 
 def test_allocation_no_recompile_on_new_values():
   optimize.allocate_masses(.2, **SPEC)
-  size = optimize._allocate_core._cache_size()
+  size = _allocation._allocate_core._cache_size()
   optimize.allocate_masses(.3, **{**SPEC, "xi": .07, "eps": .05})
-  assert optimize._allocate_core._cache_size() == size
+  assert _allocation._allocate_core._cache_size() == size
+
+
+def fresh_optimizer_calls(fn, core, learning_rate):
+  """Three calls of ``fn``, each with a fresh optax.adam(learning_rate).
+
+  Returns the results and the compilations of ``core`` by the first call and
+  by the two later ones.
+  """
+  start = core._cache_size()
+  results = [fn(optax.adam(learning_rate))]
+  first = core._cache_size()
+  results += [fn(optax.adam(learning_rate)) for _ in range(2)]
+  return results, first - start, core._cache_size() - first
+
+
+@pytest.mark.parametrize("name", ["allocate_masses", "place_signals", "choose_targets"])
+def test_fresh_optimizer_with_same_hyperparameters_does_not_recompile(name):
+  """A new optax object with the same hyperparameters hits the jit cache; new ones compile."""
+  masses = np.array([.05, .03, .02])
+  fn, core = {
+      "allocate_masses": (lambda opt: optimize.allocate_masses(.1, **SPEC, optimizer=opt,
+                                                               steps=20),
+                          _allocation._allocate_core),
+      "place_signals": (lambda opt: optimize.place_signals(
+          P0_SPEC, np.array([1, 2, 1]), masses, eps=.05, optimizer=opt, steps=20),
+                        _signals._place_core),
+      "choose_targets": (lambda opt: optimize.choose_targets(
+          masses, num_labels=2, xi_c=.01, xi=.05, delta=np.array([[.6, .2], [.2, .6], [.5, .5]]),
+          eps=.1, optimizer=opt, steps=20), _targets._targets_core),
+  }[name]
+  results, first, later = fresh_optimizer_calls(fn, core, .05)
+  assert (first, later) == (1, 0)
+  for result in results[1:]:
+    for leaf, again in zip(jax.tree.leaves(results[0]), jax.tree.leaves(result), strict=True):
+      np.testing.assert_array_equal(leaf, again)
+  # A different learning rate is a different optimiser: it compiles again, once.
+  results, first, later = fresh_optimizer_calls(fn, core, .1)
+  assert (first, later) == (1, 0)
+
+
+def test_static_keys_follow_hyperparameters():
+  """Static compares optimisers and schedules by code and values, unknowns by identity."""
+  same = _static.Static(optax.adam(optax.cosine_decay_schedule(.1, 50, alpha=.01)))
+  assert same == _static.Static(optax.adam(optax.cosine_decay_schedule(.1, 50, alpha=.01)))
+  assert hash(same) == hash(
+      _static.Static(optax.adam(optax.cosine_decay_schedule(.1, 50, alpha=.01))))
+  assert same != _static.Static(optax.adam(optax.cosine_decay_schedule(.1, 60, alpha=.01)))
+  assert _static.Static(optax.adam(.05)) != _static.Static(optax.sgd(.05))
+  assert _static.Static(optax.adam(.05, b1=.8)) != _static.Static(optax.adam(.05))
+  assert _static.Static(optax.adam(np.float32(.05))) == _static.Static(optax.adam(np.float32(.05)))
+  assert _static.Static(optax.adam(np.float32(.05))) != _static.Static(optax.adam(.05))
+  assert _static.Static(optax.adam(jnp.array(.05))) == _static.Static(optax.adam(jnp.array(.05)))
+  assert _static.Static((.1, 1e-3)) == _static.Static((.1, 1e-3))
+  assert _static.Static(None) == _static.Static(None)
+
+  def schedule(rate):
+    return lambda step: rate * .99 ** step
+  assert _static.Static(schedule(.05)) == _static.Static(schedule(.05))
+  assert _static.Static(schedule(.05)) != _static.Static(schedule(.06))
+  # Unknown objects count by identity: equal only to themselves.
+  marker = object()
+  assert _static.Static(schedule(marker)) == _static.Static(schedule(marker))
+  assert _static.Static(schedule(object())) != _static.Static(schedule(object()))
+
+
+def test_static_keys_see_globals_and_survive_cycles():
+  namespace = {"rate": .05}
+  exec("def sched(step):\n  return rate * step", namespace)
+  before = _static.Static(namespace["sched"])
+  namespace["rate"] = .1
+  assert _static.Static(namespace["sched"]) != before
+
+  def recursive(n):
+    return 0 if n == 0 else recursive(n - 1)
+  assert _static.Static(recursive) == _static.Static(recursive)
 
 
 def test_allocation_custom_optimizer_schedule_and_soft_targets():
@@ -228,13 +314,13 @@ def test_allocation_value_bad_shapes_and_jit(maybe_jit):
 
 
 def test_smooth_objectives_gradients_match_finite_differences():
-  problem = optimize._problem(3, targets=SPEC["targets"], xi_c=SPEC["xi_c"], xi=SPEC["xi"],
-                              eps=SPEC["eps"], delta=SPEC["delta"], p=None, dtype=np.float64)
+  problem = _common._problem(3, targets=SPEC["targets"], xi_c=SPEC["xi_c"], xi=SPEC["xi"],
+                             eps=SPEC["eps"], delta=SPEC["delta"], p=None, dtype=np.float64)
 
   def smooth(logits, objective):
     masses = .1 * jax.nn.softmax(logits)
-    raw = optimize._scenario_bounds(masses, problem, "feature_label", False)
-    return optimize._smooth_metric(masses, raw, objective, .05)
+    raw = _common._scenario_bounds(masses, problem, "feature_label", False)
+    return _common._smooth_metric(masses, raw, objective, .05)
 
   logits = jnp.array([.3, -.2, .1])
   for objective in ("min", "weighted"):
@@ -244,9 +330,9 @@ def test_smooth_objectives_gradients_match_finite_differences():
   delta = jnp.array([[.6, .2], [.2, .6], [.5, .5]])
 
   def soft(logits):
-    pr = optimize._label_problem(problem._replace(delta=delta), jax.nn.softmax(logits, -1))
+    pr = _targets._label_problem(problem._replace(delta=delta), jax.nn.softmax(logits, -1))
     masses = jnp.array([.05, .03, .02])
-    return optimize._smooth_metric(masses, optimize._scenario_bounds(
+    return _common._smooth_metric(masses, _common._scenario_bounds(
         masses, pr, "feature_label", False), "min", .05)
 
   check_grads(jax.jit(soft), (jnp.array([[.2, -.1], [0., .3], [.4, .1]]),), order=1,

@@ -4,9 +4,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from tqdm import tqdm
 
 from acajax import rating_collectives as rc
-from acajax import ratings, rec_experiment, recommender
+from acajax import ratings, recommender
+from acajax.runs import recommender as rec_experiment
 
 # One configuration and a few shapes throughout: compiled trainings are shared between tests.
 TINY = recommender.MFConfig(rank=2, steps=300, reg=0.0)
@@ -147,9 +149,10 @@ def test_train_many_equals_one_at_a_time_chunks_and_progress(tiny, capsys):
   weights = np.stack([np.ones(base.num_ratings, np.float32), w, w])
   extras = rc.stack_extras([(np.zeros(0, int),) * 3, extra, extra])
   seeds = [1, 1, 1]
-  params, losses = recommender.train_many(base, seeds, base_weights=weights, extras=extras,
-                                          config=TINY, chunk=1, progress=True)
-  assert "3/3" in capsys.readouterr().err                 # one tick per chunk
+  with tqdm() as bar:
+    params, losses = recommender.train_many(base, seeds, base_weights=weights, extras=extras,
+                                            config=TINY, chunk=1, progress=bar)
+  assert "3/3" in capsys.readouterr().err                 # one tick per model
   assert bool((losses[:, -1] < losses[:, 0]).all())
   np.testing.assert_array_equal(params.user_factors[1], params.user_factors[2])  # determinism
   assert not np.allclose(params.item_factors[0], params.item_factors[1])

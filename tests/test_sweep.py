@@ -1,4 +1,4 @@
-"""Sweeps (acajax.sweep, acajax.sweep_spec): grids, reductions, chunks, resumption, CLI.
+"""Sweeps (acajax.sweep): grids, reductions, chunks, resumption, CLI.
 
 The reference is an independent NumPy computation: the small test grids are
 materialised here (never in acajax), each point evaluated with the scalar
@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from acajax import bounds, cli, plots, sweep, sweep_spec
+from acajax import bounds, cli, sweep
+from acajax.runs import figures as plots
+from acajax.sweep import _driver, _kernel, _plan
 from acajax.sweep import Axis, Reduce, SweepSpec
 from tests import host_devices, np_bounds
 
@@ -236,8 +238,8 @@ def test_unrolled_corollaries_equal_bounds_functions():
   values[1, :5] = np.nan
   alpha = rng.uniform(0.01, 0.3, (3, 50))
   stacked = jnp.asarray(values.T)
-  np.testing.assert_array_equal(sweep._s_min(tuple(jnp.asarray(values))), bounds.s_min(stacked))
-  np.testing.assert_allclose(sweep._s_weighted(tuple(jnp.asarray(values)), tuple(jnp.asarray(alpha))),
+  np.testing.assert_array_equal(_kernel._s_min(tuple(jnp.asarray(values))), bounds.s_min(stacked))
+  np.testing.assert_allclose(_kernel._s_weighted(tuple(jnp.asarray(values)), tuple(jnp.asarray(alpha))),
                              bounds.s_weighted(stacked, jnp.asarray(alpha.T)), rtol=1e-15)
 
 
@@ -262,7 +264,7 @@ def test_chunk_size_does_not_change_results(over, sizes):
 def test_block_layouts_match_reference(layout, monkeypatch):
   """Blocks of (rows, lanes) walked in steps; tall groups of rows; the accelerator layout."""
   if layout == "accelerator":   # the GPU/TPU layout, forced here on CPU devices
-    monkeypatch.setattr(sweep, "_accelerator_layout", lambda devices: True)
+    monkeypatch.setattr(_driver, "_accelerator_layout", lambda devices: True)
   if layout in ("tall", "accelerator"):   # many rows, few reduced points: groups of rows, one column a step
     axes = {"alpha[0]": Axis.linspace(0.01, 0.97, 4100), "xi": Axis.of([0.0, 0.3]),
             "eps": Axis.of([0.0, 0.45])}
@@ -320,15 +322,15 @@ def test_huge_grid_plan_is_bounded_and_int32_safe():
   plan = sweep.make_plan(spec)
   assert plan.rows * plan.cols <= 2**12 and plan.num_chunks * plan.rows * plan.cols >= 10**6 * 10**4
   assert plan.peak_chunk_bytes < 2**20          # a megabyte, for 10^10 points
-  assert sweep_spec.DEFAULT_MEMORY_CAP_MB * 2**20 > 16 * 10**6 * 3   # result fits the cap
+  assert sweep.DEFAULT_MEMORY_CAP_MB * 2**20 > 16 * 10**6 * 3   # result fits the cap
   # Evaluate the last chunk only (its first flat index is ~10^10 > 2**31).
   last = plan.chunk(plan.num_chunks - 1)
   assert last.row_start * plan.reduced_points > 2**31
   mesh = jax.sharding.Mesh(np.asarray(jax.devices()[:1]), (sweep.MESH_AXIS,))
-  kernel = sweep._build_kernel(spec, plan, mesh)
+  kernel = _kernel._build_kernel(spec, plan, mesh)
   axis_values = tuple(jnp.asarray(a.to_numpy()) for a in axes.values())
-  control = np.asarray(sweep._digits(last.row_start, plan.kept_sizes)
-                       + sweep._digits(last.col_start, plan.reduced_sizes)
+  control = np.asarray(_plan._digits(last.row_start, plan.kept_sizes)
+                       + _plan._digits(last.col_start, plan.reduced_sizes)
                        + [last.rows_valid, last.cols_valid], np.int32)
   out = kernel.fn(axis_values, control)["feature_label.s_min"]
   small = spec.replace(axes={"alpha[0]": Axis.of([0.2]),
@@ -366,7 +368,7 @@ def test_interrupted_sweep_resumes_from_finished_chunks(tmp_path):
   # The files: results, the spec that produced them, versions.
   _, table = sweep.read_results(out)
   pd.testing.assert_frame_equal(table, full, check_exact=True, check_dtype=False)
-  assert sweep_spec.load(out / "spec.toml") == spec
+  assert sweep.load(out / "spec.toml") == spec
   meta = __import__("json").loads((out / "meta.json").read_text())
   assert meta["versions"]["jax"] == jax.__version__ and meta["num_points"] == 72
   # Finished: running again evaluates nothing.
@@ -456,33 +458,33 @@ SPEC_ERRORS = [
 def test_bad_spec_names_file_key_and_range(tmp_path, text, key, message):
   path = tmp_path / "bad.toml"
   path.write_text(text)
-  with pytest.raises(sweep_spec.SpecError) as err:
-    sweep_spec.load(path)
+  with pytest.raises(sweep.SpecError) as err:
+    sweep.load(path)
   assert str(path) in str(err.value)
   assert key in str(err.value)
   assert message in str(err.value)
 
 
 def test_too_large_chunk_for_memory_cap_is_refused():
-  with pytest.raises(sweep_spec.SpecError, match=r"run\.chunk_points.*at most"):
+  with pytest.raises(sweep.SpecError, match=r"run\.chunk_points.*at most"):
     _spec(chunk_points=2**26, memory_cap_mb=16).validated()
 
 
 def test_python_spec_errors_name_the_object():
-  with pytest.raises(sweep_spec.SpecError, match=r"<SweepSpec>: axes.xi.num"):
+  with pytest.raises(sweep.SpecError, match=r"<SweepSpec>: axes.xi.num"):
     _spec(axes={"xi": Axis.linspace(0, .1, 0)}).validated()
 
 
 def test_toml_round_trip_and_example_specs():
   spec = _spec(reduce=Reduce(("xi",), ("argmin",))).validated()
-  assert sweep_spec.loads(spec.to_toml()) == spec
+  assert sweep.loads(spec.to_toml()) == spec
   names = sorted(p.stem for p in EXAMPLES.glob("*.toml"))
   assert names == ["alignment", "exact_tightness", "overlap", "single_collective"]
   for path in EXAMPLES.glob("*.toml"):
-    loaded = sweep_spec.load(path)
+    loaded = sweep.load(path)
     assert loaded.source == str(path)
     assert sweep.make_plan(loaded).num_chunks >= 1
-  assert sweep_spec.load(EXAMPLES / "single_collective.toml").collectives == 1
+  assert sweep.load(EXAMPLES / "single_collective.toml").collectives == 1
 
 
 # -- CLI, plots, example -------------------------------------------------------------------
@@ -590,7 +592,7 @@ def _exact_spec(**changes) -> SweepSpec:
   base = dict(axes={"alpha[0]": Axis.logspace(0.005, 0.5, 6), "eps": Axis.of([0.0, 0.05, 0.1, 0.2])},
               bounds=("exact", "feature_label"), fixed=dict(alpha=(.06, .04, .03)),
               collectives=3, targets=(1, 2, 1), collective=("each", "s_min", "s_w"),
-              scenario=sweep_spec.Scenario(P0_EXAMPLE, MAPS_EXAMPLE), dtype="float64")
+              scenario=sweep.Scenario(P0_EXAMPLE, MAPS_EXAMPLE), dtype="float64")
   base.update(changes)
   return SweepSpec(**base)
 
@@ -624,7 +626,7 @@ def _exact_reference(spec) -> pd.DataFrame:
 @pytest.mark.parametrize("reduced", [False, True], ids=["no-reduction", "min-argmin-over-eps"])
 def test_exact_sweep_equals_direct_calls(reduced):
   if reduced:   # a mixed population; xi fixed here, the rest from the scenario
-    scenario = sweep_spec.Scenario(P0_EXAMPLE, MAPS_EXAMPLE, [False, True, False])
+    scenario = sweep.Scenario(P0_EXAMPLE, MAPS_EXAMPLE, [False, True, False])
     spec = _exact_spec(scenario=scenario, fixed=dict(alpha=(.06, .04, .03), xi=0.2),
                        reduce=Reduce(("eps",), ("min", "argmin")), chunk_points=7)
   else:
@@ -653,7 +655,7 @@ def test_exact_spec_worked_example_single_point():
   np.testing.assert_allclose([row[f"exact[{c}]"] for c in range(3)], [1.0, 1.0, 0.5],
                              rtol=1e-12)
   np.testing.assert_allclose(row["exact.s_min"], 0.5, rtol=1e-12)
-  assert sweep_spec.loads(spec.validated().to_toml()) == spec.validated()
+  assert sweep.loads(spec.validated().to_toml()) == spec.validated()
 
 
 GOOD_EXACT = """\
@@ -704,17 +706,17 @@ EXACT_SPEC_ERRORS = [
 
 @pytest.mark.parametrize("text, key, message", EXACT_SPEC_ERRORS)
 def test_bad_scenario_names_file_key_and_range(tmp_path, text, key, message):
-  sweep_spec.loads(GOOD_EXACT)   # the unedited spec is fine
+  sweep.loads(GOOD_EXACT)   # the unedited spec is fine
   path = tmp_path / "bad.toml"
   path.write_text(text)
-  with pytest.raises(sweep_spec.SpecError) as err:
-    sweep_spec.load(path)
+  with pytest.raises(sweep.SpecError) as err:
+    sweep.load(path)
   assert f"{path}: {key}: " in str(err.value)
   assert message in str(err.value)
 
 
 def test_example_exact_tightness_runs_and_plots(tmp_path):
-  spec = sweep_spec.load(EXAMPLES / "exact_tightness.toml")
+  spec = sweep.load(EXAMPLES / "exact_tightness.toml")
   assert spec.bounds == ("exact", "feature_label") and spec.scenario is not None
   small = spec.replace(axes={"alpha[0]": Axis.logspace(0.005, 0.5, 6), "eps": spec.axes["eps"]})
   assert small.fingerprint() == _exact_spec().validated().fingerprint()

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from acajax import sweep, sweep_spec
+from acajax import sweep
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -59,7 +59,7 @@ def _free_port() -> int:
 def test_two_processes_equal_one_device(tmp_path):
   spec_path = tmp_path / "two.toml"
   spec_path.write_text(SPEC)
-  spec = sweep_spec.load(spec_path)
+  spec = sweep.load(spec_path)
   plan = sweep.make_plan(spec, num_devices=4)
   assert plan.shard_dim == 1 and plan.col_blocks > 1   # partial reductions meet across hosts
   out = tmp_path / "out"

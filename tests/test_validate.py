@@ -5,7 +5,8 @@ import pathlib
 import numpy as np
 import pytest
 
-from acajax import cli, datasets, learners, validate
+from acajax import cli, datasets, learners
+from acajax.runs import validate
 
 
 def _brute_force_suboptimality(q, k, step=1 / 200):

@@ -1,22 +1,25 @@
 """Sweep layouts on an accelerator: chunk size x steps x chunks in flight.
 
 Results in benchmarks/README.md. Run on the device:
-``python -m benchmarks.experiments.gpu_sweep_layout``.
+``python -m benchmarks.experiments.gpu_sweep_layout``. It sets the sweep
+engine's layout constants where the engine reads them
+(``acajax.sweep._plan.ACCELERATOR_STEPS``, ``acajax.sweep._driver.IN_FLIGHT``).
 """
 import statistics
 
 import jax
 
 from acajax import sweep
-from benchmarks import suite
+from acajax.bench._workloads.sweep import sweep_spec
+from acajax.sweep import _driver, _plan
 
 VARIANTS = [(2**25, 8, 2), (2**25, 1, 2), (2**27, 8, 2), (2**27, 1, 1), (2**27, 1, 2),
             (2**27, 1, 4), (2**28, 1, 2)]
 
 for exponent in (9, 10):
   for chunk, steps, in_flight in VARIANTS:
-    sweep.ACCELERATOR_STEPS, sweep.IN_FLIGHT = steps, in_flight
-    spec = suite.sweep_spec(exponent).replace(chunk_points=chunk, memory_cap_mb=65536)
+    _plan.ACCELERATOR_STEPS, _driver.IN_FLIGHT = steps, in_flight
+    spec = sweep_spec(exponent).replace(chunk_points=chunk, memory_cap_mb=65536)
     first = sweep.run(spec, progress=False)
     times = []
     for _ in range(3):

@@ -15,6 +15,13 @@ def timings(call, repeats: int) -> list[float]:
   """Wall seconds of ``repeats`` calls of ``call()``, each ending in ``block_until_ready``.
 
   Compile and warm up before: every call here is timed.
+
+  Args:
+    call: a function of no arguments returning arrays (or a pytree of them).
+    repeats: the number of timed calls.
+
+  Returns:
+    The ``repeats`` wall times in seconds, in call order.
   """
   times = []
   for _ in range(repeats):

@@ -1,0 +1,356 @@
+"""The ``acajax finite-sample`` report: bounds against n from a categorical CSV file (SPEC §9).
+
+Run layer on top of :mod:`acajax.statistical`. :func:`read_categorical_csv`
+reads a CSV of categorical data into integer codes, :func:`parse_signal` and
+the target parsing turn the command-line options into codes, and
+:func:`csv_report` computes the finite-sample bound against the collective
+size n, the collective holding the first n lines of the file (one jitted call
+for the whole n-grid, :func:`acajax.statistical.prefix_count_tables`), and
+writes a CSV table and a figure (:func:`plot_curves`). Files and options are
+checked before anything is compiled; :class:`DataError` names the file, the
+line and the column.
+"""
+
+from __future__ import annotations
+
+import csv
+import pathlib
+import re
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+from jax.typing import ArrayLike
+
+from acajax import statistical, structured
+
+__all__ = [
+    "CategoricalData",
+    "DataError",
+    "csv_report",
+    "parse_signal",
+    "plot_curves",
+    "read_categorical_csv",
+]
+
+
+class DataError(ValueError):
+  """A malformed data file or option; the message names the file, line and column."""
+
+
+class CategoricalData(NamedTuple):
+  """A categorical data file as integer codes.
+
+  Attributes:
+    rows: (N, d) int64 feature codes.
+    labels: (N,) int64 label codes.
+    columns: the d feature column names.
+    label_column: the label column's name.
+    categories: per feature column, the strings of its codes (code = index)
+      for string columns, or None for columns of integer codes.
+    label_categories: the same for the label column.
+    path: the file read.
+  """
+  rows: np.ndarray
+  labels: np.ndarray
+  columns: tuple[str, ...]
+  label_column: str
+  categories: tuple[tuple[str, ...] | None, ...]
+  label_categories: tuple[str, ...] | None
+  path: str
+
+
+_INTEGER = re.compile(r"^\+?\d+$")
+
+
+def _is_number(text: str) -> bool:
+  try:
+    float(text)
+  except ValueError:
+    return False
+  return True
+
+
+def read_categorical_csv(path, *, label_column: str | None = None) -> CategoricalData:
+  """Reads a CSV of categorical data (header line, then one sample per line).
+
+  A column whose values are all integer literals holds integer codes (used
+  as they are); a column with any non-numeric value holds strings, mapped to
+  codes in sorted order; a column of numbers that are not all non-negative
+  integers is an error (codes must be integers). Blank lines are skipped.
+
+  Args:
+    path: the CSV file.
+    label_column: the label column's name (default: the last column).
+
+  Returns:
+    :class:`CategoricalData`.
+
+  Raises:
+    DataError: unreadable or empty file, duplicate or unknown column names, a
+      line with the wrong number of fields, an empty value or a non-integer
+      code; the message names the file, the line and the column.
+  """
+  path = pathlib.Path(path)
+  try:
+    handle = path.open(newline="", encoding="utf-8")
+  except OSError as err:
+    raise DataError(f"{path}: cannot read the file ({err.strerror})") from None
+  with handle:
+    reader = csv.reader(handle)
+    header = None
+    for fields in reader:
+      if any(field.strip() for field in fields):
+        header = [field.strip() for field in fields]
+        header_line = reader.line_num
+        break
+    if header is None:
+      raise DataError(f"{path}: the file is empty (expected a header line of column names)")
+    for j, name in enumerate(header):
+      if not name:
+        raise DataError(f"{path}, line {header_line}: column {j + 1} has no name")
+      if header.index(name) != j:
+        raise DataError(f"{path}, line {header_line}: the column name {name!r} appears twice")
+    width = len(header)
+    if width < 2:
+      raise DataError(f"{path}, line {header_line}: need at least one feature column and a "
+                      f"label column; found {width} column")
+    lookup = [dict() for _ in range(width)]     # string -> (id, first line)
+    ids = [[] for _ in range(width)]
+    for fields in reader:
+      if not any(field.strip() for field in fields):
+        continue
+      line = reader.line_num
+      if len(fields) != width:
+        raise DataError(f"{path}, line {line}: expected {width} fields, found {len(fields)}")
+      for j, field in enumerate(fields):
+        value = field.strip()
+        if not value:
+          raise DataError(f"{path}, line {line}, column {header[j]!r}: empty value")
+        seen = lookup[j].get(value)
+        if seen is None:
+          seen = lookup[j][value] = (len(lookup[j]), line)
+        ids[j].append(seen[0])
+  if not ids[0]:
+    raise DataError(f"{path}: no data lines after the header")
+  if label_column is None:
+    label_column = header[-1]
+  if label_column not in header:
+    raise DataError(f"{path}: --label-column {label_column!r} is not a column; columns are "
+                    f"{', '.join(header)}")
+  codes, categories = [], []
+  for j in range(width):
+    values = sorted(lookup[j].items(), key=lambda item: item[1][0])
+    strings = [text for text, _ in values]
+    if all(_INTEGER.match(text) for text in strings):
+      table = np.array([int(text) for text in strings], dtype=np.int64)
+      categories.append(None)
+    elif all(_is_number(text) for text in strings):
+      bad, (_, line) = min(((t, v) for t, v in values if not _INTEGER.match(t)),
+                           key=lambda item: item[1][1])
+      raise DataError(f"{path}, line {line}, column {header[j]!r}: {bad!r} is not a "
+                      "non-negative integer code (a column of numbers must hold integer "
+                      "category codes)")
+    else:
+      order = sorted(strings)
+      rank = {text: k for k, text in enumerate(order)}
+      table = np.array([rank[text] for text in strings], dtype=np.int64)
+      categories.append(tuple(order))
+    codes.append(table[np.asarray(ids[j], dtype=np.int64)])
+  label_index = header.index(label_column)
+  feature_index = [j for j in range(width) if j != label_index]
+  rows = np.stack([codes[j] for j in feature_index], axis=1)
+  return CategoricalData(rows=rows, labels=codes[label_index],
+                         columns=tuple(header[j] for j in feature_index),
+                         label_column=label_column,
+                         categories=tuple(categories[j] for j in feature_index),
+                         label_categories=categories[label_index], path=str(path))
+
+
+def _code(value: str, categories, what: str, path: str) -> int:
+  value = value.strip()
+  if categories is None:
+    if not _INTEGER.match(value):
+      raise DataError(f"{what}: {value!r} is not a non-negative integer code (the column "
+                      f"holds integer codes in {path})")
+    return int(value)
+  if value not in categories:
+    raise DataError(f"{what}: {value!r} is not a value of the column in {path}; values are "
+                    f"{', '.join(categories)}")
+  return categories.index(value)
+
+
+def parse_signal(text: str, data: CategoricalData) -> np.ndarray:
+  """Parses ``"col3=2,col7=red"`` into a (d,) signal array (-1 = keep).
+
+  Examples:
+    >>> import numpy as np
+    >>> from acajax.runs import finite_sample
+    >>> data = finite_sample.CategoricalData(rows=np.zeros((1, 3), np.int64),
+    ...     labels=np.zeros(1, np.int64), columns=("a", "b", "c"), label_column="y",
+    ...     categories=(None, ("blue", "red"), None), label_categories=None, path="d.csv")
+    >>> finite_sample.parse_signal("b=red, c=4", data).tolist()
+    [-1, 1, 4]
+  """
+  setting = np.full(len(data.columns), structured.KEEP, dtype=np.int64)
+  parts = [part for part in text.split(",") if part.strip()]
+  if not parts:
+    raise DataError("--signal: empty; give column=value pairs such as 'col3=2,col7=0'")
+  for part in parts:
+    if "=" not in part:
+      raise DataError(f"--signal: {part.strip()!r} is not column=value")
+    name, value = (s.strip() for s in part.split("=", 1))
+    if name == data.label_column:
+      raise DataError(f"--signal: {name!r} is the label column of {data.path}; a signal sets "
+                      "feature columns")
+    if name not in data.columns:
+      raise DataError(f"--signal: unknown column {name!r} in {data.path}; columns are "
+                      f"{', '.join(data.columns)}")
+    j = data.columns.index(name)
+    if setting[j] != structured.KEEP:
+      raise DataError(f"--signal: column {name!r} is set twice")
+    setting[j] = _code(value, data.categories[j], f"--signal, column {name!r}", data.path)
+  return setting
+
+
+def _parse_targets(text: str, data: CategoricalData) -> list[int]:
+  targets = [_code(part, data.label_categories, f"--target (label column "
+                   f"{data.label_column!r})", data.path)
+             for part in text.split(",") if part.strip()]
+  if not targets:
+    raise DataError("--target: give at least one label")
+  return targets
+
+
+def plot_curves(sizes_n: ArrayLike, curves: Mapping[str, ArrayLike], path, *,
+                success: Mapping[str, ArrayLike] | None = None, title: str | None = None,
+                xlabel: str = "collective size n") -> pathlib.Path:
+  """Bound against n, one staircase per curve, log-x; success dashed (headless).
+
+  Args:
+    sizes_n: (G,) collective sizes.
+    curves: label -> (G,) bounds.
+    path: the PNG to write.
+    success: optional label -> (G,) success curves, drawn dashed in the same
+      colour.
+    title: figure title.
+    xlabel: x-axis label.
+
+  Returns:
+    The path written.
+  """
+  import matplotlib  # deferred: matplotlib loads (and switches to Agg) only to draw a figure
+  matplotlib.use("Agg")  # headless: the CLI and CI have no display
+  import matplotlib.pyplot as plt  # deferred: as above, after the backend is set
+
+  order = np.argsort(np.asarray(sizes_n))
+  x = np.asarray(sizes_n)[order]
+  fig, ax = plt.subplots(figsize=(6.5, 4.2))
+  for k, (name, values) in enumerate(curves.items()):
+    color = f"C{k}"
+    ax.plot(x, np.asarray(values)[order], drawstyle="steps-post", color=color, lw=2,
+            label=f"bound, {name}")
+    if success is not None and name in success:
+      ax.plot(x, np.asarray(success[name])[order], ls="--", color=color, lw=1.2,
+              label=f"success, {name}")
+  ax.set_xscale("log")
+  ax.set_ylim(-0.02, 1.02)
+  ax.set_xlabel(xlabel)
+  ax.set_ylabel("success")
+  if title:
+    ax.set_title(title, fontsize=10)
+  ax.grid(alpha=0.3, which="both")
+  ax.legend(fontsize=7, ncol=2, loc="upper left")
+  fig.tight_layout()
+  path = pathlib.Path(path)
+  fig.savefig(path, dpi=130)
+  plt.close(fig)
+  return path
+
+
+def csv_report(path, *, signal: str, target: str, sizes_n: Sequence[int] | None = None,
+               num_samples: int | None = None, num_test: float | None = None,
+               delta: float = 0.05, eps: float = 0.0, strategy: str = "feature_label",
+               label_column: str | None = None, out_dir=None):
+  """The ``acajax finite-sample`` report: the bound against n for a CSV file.
+
+  The collective's data are the first n data lines of the file, for every n
+  of ``sizes_n``; the platform trains on ``num_samples`` samples (default:
+  the number of data lines) and success is measured on ``num_test`` test
+  points (default: ``num_samples``; ``inf`` for the population success).
+
+  Args:
+    path: CSV file (see :func:`read_categorical_csv`).
+    signal: ``"col=value,..."``, the columns the signal sets.
+    target: the target label(s), ``"1"`` or ``"good,bad"``.
+    sizes_n: collective sizes (default: 12 sizes, log-spaced up to half the
+      data).
+    num_samples: N.
+    num_test: N_test.
+    delta: failure probability in (0, 1).
+    eps: TV-ball eps in [0, 1).
+    strategy: ``"feature_label"`` or ``"feature_only"``.
+    label_column: the label column (default: last).
+    out_dir: if given, write ``finite_sample.csv`` and ``finite_sample.png``.
+
+  Returns:
+    ``(frame, paths)``: a pandas DataFrame (n, alpha, one bound column per
+    target) and the files written.
+
+  Raises:
+    DataError: a malformed file or option (the message names it).
+  """
+  if strategy not in ("feature_label", "feature_only"):
+    raise DataError(f"--strategy must be feature_label or feature_only; got {strategy!r}")
+  if not 0 < delta < 1:
+    raise DataError(f"--delta must lie in (0, 1); got {delta}")
+  if not 0 <= eps < 1:
+    raise DataError(f"--eps must lie in [0, 1); got {eps}")
+  data = read_categorical_csv(path, label_column=label_column)
+  setting = parse_signal(signal, data)
+  targets = _parse_targets(target, data)
+  num_rows = data.rows.shape[0]
+  num_samples = num_rows if num_samples is None else int(num_samples)
+  num_test = num_samples if num_test is None else float(num_test)
+  if sizes_n is None:
+    top = max(1, min(num_rows, num_samples) // 2)
+    sizes_n = np.unique(np.geomspace(max(1, top // 500), top, 12).astype(np.int64))
+  sizes_n = np.asarray(sorted(int(n) for n in sizes_n), dtype=np.int64)
+  if sizes_n.size == 0 or sizes_n[0] < 1:
+    raise DataError("--n: collective sizes must be positive integers")
+  if sizes_n[-1] > num_rows:
+    raise DataError(f"--n: {sizes_n[-1]} exceeds the {num_rows} data lines of {data.path} "
+                    "(the collective's data are the first n lines)")
+  if sizes_n[-1] > num_samples:
+    raise DataError(f"--n: {sizes_n[-1]} exceeds the platform size N = {num_samples}")
+  if num_test <= 0:
+    raise DataError(f"--test-size must be positive; got {num_test}")
+  num_labels = max(2, int(data.labels.max()) + 1, max(targets) + 1)
+  rows = data.rows[:sizes_n[-1]]
+  sizes = np.maximum(data.rows.max(axis=0) + 1, setting + 1)
+  codes = statistical.signal_codes(rows, setting, sizes=sizes)
+  tables = statistical.prefix_count_tables(codes.image, codes.member,
+                                           data.labels[:sizes_n[-1]], sizes_n,
+                                           num_support=codes.num_support, num_labels=num_labels)
+  bound_fn = (statistical.feature_label_bound if strategy == "feature_label"
+              else statistical.feature_only_bound)
+  values = bound_fn(tables, target=np.asarray(targets)[:, None], num_samples=num_samples,
+                    num_signal_points=codes.num_signal_points, delta=delta, eps=eps,
+                    num_test=num_test)
+  values = np.asarray(values)
+  names = [str(t) if data.label_categories is None else data.label_categories[t]
+           for t in targets]
+  frame = pd.DataFrame({"n": sizes_n, "alpha": sizes_n / num_samples})
+  for name, column in zip(names, values):
+    frame[f"bound_{name}"] = column
+  paths = []
+  if out_dir is not None:
+    out_dir = pathlib.Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out_dir / "finite_sample.csv", index=False)
+    paths.append(out_dir / "finite_sample.csv")
+    paths.append(plot_curves(sizes_n, dict(zip(names, values)), out_dir / "finite_sample.png",
+                             title=f"{pathlib.Path(data.path).name}: signal {signal}, "
+                                   f"delta = {delta}, eps = {eps}, N = {num_samples}"))
+  return frame, paths

@@ -1,0 +1,532 @@
+"""Collective action on a recommender: the experiment grid and its spec.
+
+The loop that joins :mod:`acajax.ratings`, :mod:`acajax.rating_collectives`
+and :mod:`acajax.recommender`, as :mod:`acajax.runs.validate` does for the
+learners. For every seed × collective size × homogeneity level:
+
+1. every collective gets its members (:func:`rating_collectives.select_members`;
+   disjoint across collectives, home clusters drawn independently and so
+   possibly shared, drawn once, so a collective has the same members whether
+   it acts alone or with the others);
+2. every **scenario** (a set of collectives acting together; by default each
+   collective alone, then all together) plants its collectives' strategies
+   and becomes one training (:func:`rating_collectives.overlay`);
+3. all trainings, and one baseline per seed (no collective), run in one
+   jitted call (:func:`recommender.train_many`); model b starts from the key
+   of its seed, like the baseline it is compared with;
+4. per training and acting collective: HR@k of the collective's target set
+   over the evaluation users (every user who is not a member of an acting
+   collective), the same users' HR@k in the seed's baseline, and their ratio,
+   the relative hit ratio (definitions in :mod:`acajax.recommender`).
+
+Target sets are item lists, or ``"niche"``: ``num_targets`` items drawn
+(seeded) from a pool among the least-rated 40% of items that are in at least
+one top-k list of the first seed's baseline (so HR without action is above
+0): the ``4 num_targets`` of them whose share of top-k lists is closest to
+their median share (rarely but not never recommended, so that a promoter has
+room to act and a demoter something to remove). Several niche sets are
+disjoint.
+
+Specs (``acajax validate SPEC.toml --out DIR``) are TOML files with
+``kind = "recommender"`` at the top level (that key is what sends
+``acajax validate`` here; see ``examples/recommender_spec.toml``)::
+
+    kind = "recommender"
+    name = "promote-demote"
+    seeds = [0, 1]
+    sizes = [10, 20, 50]            # counts, or fractions of the users
+    homogeneity = [0.1, 0.4, 1.0]   # each in (0, 1]
+    k = 10
+    scenarios = [["promoter"], ["promoter", "demoter"]]   # optional, before any table
+    [data]          # source = "synthetic" (generator arguments) or "movielens" (path)
+    [model]         # rank, steps, learning_rate, reg, init_std, batch_size
+    [target_sets]   # NAME = [item ids] | "niche"
+    [[collectives]] # name, archetype ("promoter" | "demoter"), targets (a set name), rating
+
+:func:`load` checks everything before anything is compiled and raises
+:class:`SpecError` naming the file, the key and the allowed values; item ids
+are the data's own (MovieLens ids; indices for synthetic data).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import time
+
+import jax
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from acajax import rating_collectives as rc
+from acajax import ratings as ratings_mod
+from acajax import recommender
+from acajax.recommender import MFConfig
+from acajax.runs import _spec as spec_io
+from acajax.runs import figures  # noqa: F401  (sets the headless Agg backend)
+from acajax.runs._spec import SpecError
+
+__all__ = ["CollectiveSpec", "Experiment", "ExperimentResult", "RecommenderSpec", "SpecError",
+           "is_recommender_spec", "load", "plot", "run", "run_experiment"]
+
+NICHE_QUANTILE = 0.4
+NICHE_POOL = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class CollectiveSpec:
+  """A collective of an experiment: its archetype, its target set's name, its rating."""
+  name: str
+  archetype: str
+  targets: str
+  rating: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+  """Everything an experiment grid needs (Python API; specs build one).
+
+  Attributes:
+    ratings: the base :class:`acajax.ratings.Ratings`.
+    clusters: (U,) each user's cluster.
+    collectives: the :class:`CollectiveSpec` s.
+    target_sets: name -> item indices (0..I-1), or ``"niche"``.
+    scenarios: tuples of collective names acting together (default: each
+      alone, then all together).
+    seeds, sizes, homogeneity: the grid (sizes: counts or fractions).
+    k: list length of HR@k.
+    num_targets: items in a ``"niche"`` target set.
+    config: the :class:`acajax.recommender.MFConfig` of every training.
+    chunk: models per vmapped chunk (``"auto"``: the backend's default).
+  """
+  ratings: ratings_mod.Ratings
+  clusters: np.ndarray
+  collectives: tuple[CollectiveSpec, ...]
+  target_sets: dict
+  scenarios: tuple[tuple[str, ...], ...] | None = None
+  seeds: tuple[int, ...] = (0,)
+  sizes: tuple[int | float, ...] = (10, 20, 50)
+  homogeneity: tuple[float, ...] = (0.1, 0.4, 1.0)
+  k: int = 10
+  num_targets: int = 5
+  config: object = None
+  chunk: int | str = "auto"
+
+  @property
+  def active(self) -> tuple[tuple[str, ...], ...]:
+    if self.scenarios is not None:
+      return tuple(tuple(s) for s in self.scenarios)
+    names = tuple(c.name for c in self.collectives)
+    alone = tuple((n,) for n in names)
+    return alone + ((names,) if len(names) > 1 else ())
+
+
+@dataclasses.dataclass
+class ExperimentResult:
+  """What :func:`run_experiment` returns.
+
+  Attributes:
+    frame: tidy table, one row per (seed, size, homogeneity, scenario,
+      acting collective): ``hr_with``, ``hr_without``, ``relative_hr``,
+      ``members``, ``home``, ``evaluation_users``.
+    target_sets: name -> item indices used.
+    baseline_hr: name -> (seeds,) HR@k of the set over all users, no action.
+    trainings: models trained (baselines included).
+    train_s: wall time of the training call (compile included).
+  """
+  frame: object
+  target_sets: dict
+  baseline_hr: dict
+  trainings: int
+  train_s: float
+
+
+def _scenario_name(names) -> str:
+  return " + ".join(names)
+
+
+def niche_targets(ratings: ratings_mod.Ratings, baseline_hits, count: int,
+                  rng: np.random.Generator, exclude=()) -> np.ndarray:
+  """``count`` niche items, drawn from the ``4 count`` of the least-rated 40%
+  (in at least one list) whose share of lists is closest to their median.
+
+  Args:
+    ratings: the base ratings.
+    baseline_hits: (I, U) bool, item i in user u's baseline top-k list.
+    count: items to draw.
+    rng: the generator.
+    exclude: items not to draw (other target sets).
+
+  Raises:
+    ValueError: fewer than ``count`` candidates.
+  """
+  per_item = np.bincount(ratings.items, minlength=ratings.num_items)
+  share = baseline_hits.mean(axis=1)
+  candidates = np.flatnonzero((per_item <= np.quantile(per_item, NICHE_QUANTILE)) & (share > 0))
+  candidates = np.setdiff1d(candidates, np.asarray(exclude, int))
+  middle = np.median(share[candidates]) if len(candidates) else 0.0
+  closest = np.argsort(np.abs(share[candidates] - middle), kind="stable")
+  candidates = np.sort(candidates[closest[:NICHE_POOL * count]])
+  if len(candidates) < count:
+    raise ValueError(f"only {len(candidates)} niche items (least-rated {NICHE_QUANTILE:.0%}, "
+                     f"in a baseline top-k list) are left; {count} are needed")
+  return np.sort(rng.choice(candidates, count, replace=False))
+
+
+def run_experiment(exp: Experiment, *, progress: bool = False) -> ExperimentResult:
+  """Runs the grid of an :class:`Experiment` (see the module docstring).
+
+  Raises:
+    rating_collectives.CollectiveError: members cannot be drawn (too few
+      users in the clusters for a size and homogeneity).
+    ValueError: unknown names, or too few niche items.
+  """
+  config = exp.config or recommender.MFConfig()
+  base, clusters = exp.ratings, np.asarray(exp.clusters)
+  if clusters.shape != (base.num_users,):
+    raise ValueError(f"clusters must have shape ({base.num_users},); got {clusters.shape}")
+  by_name = {c.name: c for c in exp.collectives}
+  for scenario in exp.active:
+    for name in scenario:
+      if name not in by_name:
+        raise ValueError(f"scenario {list(scenario)} names an unknown collective {name!r}; "
+                         f"known: {sorted(by_name)}")
+  for c in exp.collectives:
+    if c.targets not in exp.target_sets:
+      raise ValueError(f"collective {c.name!r} targets an unknown set {c.targets!r}; known: "
+                       f"{sorted(exp.target_sets)}")
+  for size in exp.sizes:
+    rc.member_count(size, base.num_users)
+  for h in exp.homogeneity:
+    rc.check_homogeneity(h)
+  rated = base.rated()
+  dense = base.dense()
+  seeds = tuple(exp.seeds)
+
+  # Baselines first: they fix the niche target sets.
+  start = time.perf_counter()
+  base_params, _ = recommender.train_many(base, list(seeds), config=config, chunk=exp.chunk)
+  target_sets, rng = {}, np.random.default_rng(seeds[0])
+  if any(isinstance(v, str) for v in exp.target_sets.values()):
+    first = jax.tree.map(lambda v: v[:1], base_params)
+    item_hits = recommender.hits_many(first, rated, np.eye(base.num_items, dtype=bool), exp.k)[0]
+  for name, items in exp.target_sets.items():
+    if isinstance(items, str):
+      taken = np.concatenate([v for v in target_sets.values()] + [np.zeros(0, int)])
+      target_sets[name] = niche_targets(base, item_hits, exp.num_targets, rng, taken)
+    else:
+      target_sets[name] = np.asarray(items, int)
+  set_names = list(target_sets)
+  onehot = np.zeros((len(set_names), base.num_items), bool)
+  for s, name in enumerate(set_names):
+    onehot[s, target_sets[name]] = True
+
+  # Members: per (seed, size, homogeneity), disjoint across collectives.
+  jobs, weights, extras = [], [], []
+  for seed in seeds:
+    for size in exp.sizes:
+      for h in exp.homogeneity:
+        rng = np.random.default_rng([seed, int(round(1e6 * float(size))),
+                                     int(round(1e6 * float(h)))])
+        members, homes, taken = {}, {}, np.zeros(0, int)
+        for c in exp.collectives:
+          members[c.name], homes[c.name] = rc.select_members(clusters, size, h, rng,
+                                                             exclude=taken)
+          taken = np.concatenate([taken, members[c.name]])
+        for scenario in exp.active:
+          acting = [by_name[n] for n in scenario]
+          collective_members = [members[c.name] for c in acting]
+          planted = rc.plant(dense, [rc.RatingCollective(
+              c.archetype, tuple(target_sets[c.targets]), rating=c.rating).strategy_fn()
+              for c in acting], collective_members)
+          w, extra = rc.overlay(base, planted, collective_members)
+          weights.append(w)
+          extras.append(extra)
+          jobs.append(dict(seed=seed, size=size, homogeneity=h, scenario=scenario,
+                           members={c.name: members[c.name] for c in acting},
+                           homes={c.name: homes[c.name] for c in acting}))
+  with tqdm(desc="trainings", unit="model", disable=not progress) as bar:
+    params, _ = recommender.train_many(
+        base, [job["seed"] for job in jobs], base_weights=np.stack(weights),
+        extras=rc.stack_extras(extras), config=config, chunk=exp.chunk,
+        progress=bar if progress else None)
+  every = jax.tree.map(lambda a, b: jax.numpy.concatenate([a, b]), params, base_params)
+  every_hits = recommender.hits_many(every, rated, onehot, exp.k)          # (B + seeds, S, U)
+  hits_with, hits_without = every_hits[:len(jobs)], every_hits[len(jobs):]
+  train_s = time.perf_counter() - start
+
+  rows = []
+  for b, job in enumerate(jobs):
+    evaluation = np.ones(base.num_users, bool)
+    for m in job["members"].values():
+      evaluation[m] = False
+    for name in job["scenario"]:
+      col = by_name[name]
+      s = set_names.index(col.targets)
+      hr_with = recommender.hit_ratio(hits_with[b, s], evaluation)
+      hr_without = recommender.hit_ratio(hits_without[seeds.index(job["seed"]), s], evaluation)
+      rows.append(dict(
+          seed=job["seed"], size=job["size"], homogeneity=job["homogeneity"],
+          scenario=_scenario_name(job["scenario"]), alone=len(job["scenario"]) == 1,
+          collective=name, archetype=col.archetype, target_set=col.targets,
+          members=len(job["members"][name]), home=job["homes"][name],
+          evaluation_users=int(evaluation.sum()), hr_with=hr_with, hr_without=hr_without,
+          relative_hr=recommender.relative_hit_ratio(hr_with, hr_without)))
+  baseline_hr = {name: hits_without[:, s].mean(-1) for s, name in enumerate(set_names)}
+  return ExperimentResult(pd.DataFrame(rows), target_sets, baseline_hr,
+                          len(jobs) + len(seeds), train_s)
+
+
+def plot(frame, path, *, title: str | None = None):
+  """Relative hit ratio against homogeneity: one panel per collective, one
+  colour per size, solid alone, dashed or dotted with the others (mean over
+  seeds, bars: standard error; symmetric-log axis, linear below 0.1 so that
+  a fully demoted set, 0, still shows)."""
+  names = list(dict.fromkeys(frame["collective"]))
+  sizes = list(dict.fromkeys(frame["size"]))
+  fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.8), squeeze=False)
+  colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+  styles = ["--", ":", "-."]
+  together = list(dict.fromkeys(frame.loc[~frame["alone"], "scenario"]))
+  for ax, name in zip(axes[0], names):
+    part = frame[frame["collective"] == name]
+    for j, size in enumerate(sizes):
+      for scenario, group in part[part["size"] == size].groupby("scenario", sort=False):
+        stats = group.groupby("homogeneity")["relative_hr"].agg(["mean", "sem", "count"])
+        alone = bool(group["alone"].iloc[0])
+        ax.errorbar(stats.index, stats["mean"], yerr=stats["sem"].fillna(0.0),
+                    color=colours[j % len(colours)],
+                    linestyle="-" if alone else styles[together.index(scenario) % 3],
+                    marker="o" if alone else "s", markersize=3, capsize=2,
+                    label=f"n = {size}, {'alone' if alone else scenario}")
+    ax.axhline(1.0, color="grey", linewidth=0.8)
+    ax.set_xlabel("homogeneity (share of members from one cluster)")
+    ax.set_ylabel("relative hit ratio (with / without)")
+    ax.set_title(f"{name} ({part['archetype'].iloc[0]}, targets {part['target_set'].iloc[0]})")
+    ax.set_yscale("symlog", linthresh=0.1)
+    ax.set_ylim(bottom=0.0)
+    ax.legend(fontsize=6)
+  if title:
+    fig.suptitle(title)
+  fig.tight_layout()
+  path = pathlib.Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+  return path
+
+
+# --- specs ---------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class RecommenderSpec:
+  """A recommender experiment read from TOML (see the module docstring)."""
+  name: str
+  data: dict
+  model: dict
+  target_sets: dict
+  collectives: tuple[CollectiveSpec, ...]
+  scenarios: tuple[tuple[str, ...], ...] | None
+  seeds: tuple[int, ...]
+  sizes: tuple
+  homogeneity: tuple[float, ...]
+  k: int
+  num_targets: int
+  source: str
+
+
+_TOP = {"kind", "name", "seeds", "sizes", "homogeneity", "k", "num_targets", "data", "model",
+        "target_sets", "collectives", "scenarios"}
+_SYNTHETIC = {"num_users", "num_items", "num_clusters", "rank", "ratings_per_user", "zipf",
+              "cluster_spread", "noise", "seed"}
+_MOVIELENS = {"path", "num_clusters", "seed"}
+_MODEL = {"rank", "steps", "learning_rate", "reg", "init_std", "batch_size"}
+_COLLECTIVE = {"name", "archetype", "targets", "rating"}
+
+
+def is_recommender_spec(path) -> bool:
+  """Whether a TOML file says ``kind = "recommender"`` (False if unreadable)."""
+  return spec_io.read_kind(path) == "recommender"
+
+
+def _fail(src, key, message):
+  raise spec_io.fail(src, key, message)
+
+
+def _keys(src, section, table, allowed):
+  spec_io.check_keys(src, section, spec_io.table(src, section, table), allowed)
+
+
+def _int_list(src, key, value, low=None):
+  if not isinstance(value, list) or not value or not all(
+      isinstance(v, int) and not isinstance(v, bool) for v in value):
+    _fail(src, key, f"must be a non-empty list of integers; got {value!r}")
+  if low is not None and min(value) < low:
+    _fail(src, key, f"values must be >= {low}; got {value!r}")
+  return tuple(value)
+
+
+def load(path) -> RecommenderSpec:
+  """Reads and checks a recommender spec (before any compilation).
+
+  Raises:
+    SpecError: unreadable TOML, unknown keys, bad values; the message names
+      the file and the key, with the allowed values.
+
+  Examples:
+    >>> import pathlib, tempfile
+    >>> from acajax.runs import recommender as rec_experiment
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "spec.toml"
+    >>> _ = path.write_text('kind = "recommender"\\nhomogeneity = [0.5, 1.0]\\n'
+    ...     '[target_sets]\\nA = "niche"\\n'
+    ...     '[[collectives]]\\nname = "p"\\narchetype = "promoter"\\ntargets = "A"\\n')
+    >>> spec = rec_experiment.load(path)
+    >>> rec_experiment.is_recommender_spec(path), spec.sizes, spec.homogeneity
+    (True, (10, 20, 50), (0.5, 1.0))
+    >>> _ = path.write_text(path.read_text().replace("0.5, 1.0", "0.0, 1.0"))
+    >>> rec_experiment.load(path)
+    Traceback (most recent call last):
+    ...
+    acajax.runs._spec.SpecError: ...spec.toml: homogeneity: values must lie in (0, 1] (share of members from one cluster); got 0.0
+  """
+  path = pathlib.Path(path)
+  src = str(path)
+  raw = spec_io.read_toml(path, "recommender spec")
+  _keys(src, "", raw, _TOP)
+  if raw.get("kind") != "recommender":
+    _fail(src, "kind", f"must be \"recommender\"; got {raw.get('kind')!r}")
+  seeds = _int_list(src, "seeds", raw.get("seeds", [0]), 0)
+  sizes = raw.get("sizes", [10, 20, 50])
+  if not isinstance(sizes, list) or not sizes:
+    _fail(src, "sizes", f"must be a non-empty list; got {sizes!r}")
+  for size in sizes:
+    try:
+      rc.check_size(size)
+    except rc.CollectiveError as err:
+      _fail(src, "sizes", str(err))
+  homogeneity = raw.get("homogeneity", [0.1, 0.4, 1.0])
+  if not isinstance(homogeneity, list) or not homogeneity:
+    _fail(src, "homogeneity", f"must be a non-empty list; got {homogeneity!r}")
+  for h in homogeneity:
+    if isinstance(h, bool) or not isinstance(h, (int, float)) or not 0.0 < h <= 1.0:
+      _fail(src, "homogeneity", f"values must lie in (0, 1] (share of members from one "
+            f"cluster); got {h!r}")
+  k = raw.get("k", 10)
+  num_targets = raw.get("num_targets", 5)
+  for key, value in (("k", k), ("num_targets", num_targets)):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+      _fail(src, key, f"must be a positive integer; got {value!r}")
+
+  data = dict(raw.get("data", {"source": "synthetic"}))
+  source = data.pop("source", "synthetic")
+  if source == "synthetic":
+    _keys(src, "data", data, _SYNTHETIC)
+  elif source == "movielens":
+    _keys(src, "data", data, _MOVIELENS)
+    if "path" not in data:
+      _fail(src, "data.path", "missing: the u.data file (tab-separated user id, item id, "
+            "rating, timestamp)")
+    data["path"] = str((path.parent / data["path"]).resolve())
+    if not pathlib.Path(data["path"]).is_file():
+      _fail(src, "data.path", f"no such file: {data['path']}")
+  else:
+    _fail(src, "data.source", f"must be \"synthetic\" or \"movielens\"; got {source!r}")
+  data["source"] = source
+  model = raw.get("model", {})
+  _keys(src, "model", model, _MODEL)
+  try:
+    MFConfig(**model)
+  except (TypeError, ValueError) as err:
+    _fail(src, "model", str(err))
+
+  target_sets = raw.get("target_sets", {})
+  _keys(src, "target_sets", target_sets, set(target_sets))
+  for name, items in target_sets.items():
+    if items != "niche":
+      _int_list(src, f"target_sets.{name}", items)
+  collectives = []
+  entries = raw.get("collectives", [])
+  if not isinstance(entries, list) or not entries:
+    _fail(src, "collectives", "must list at least one [[collectives]] table")
+  for c, entry in enumerate(entries):
+    _keys(src, f"collectives[{c}]", entry, _COLLECTIVE)
+    for key in ("name", "archetype", "targets"):
+      if key not in entry:
+        _fail(src, f"collectives[{c}].{key}", "missing")
+    if entry["archetype"] not in rc.ARCHETYPES:
+      _fail(src, f"collectives[{c}].archetype", f"must be one of "
+            f"{', '.join(map(repr, rc.ARCHETYPES))}; got {entry['archetype']!r}")
+    if entry["targets"] not in target_sets:
+      _fail(src, f"collectives[{c}].targets", f"must name a set of [target_sets] "
+            f"({', '.join(sorted(target_sets)) or 'none defined'}); got {entry['targets']!r}")
+    collectives.append(CollectiveSpec(**entry))
+  names = [c.name for c in collectives]
+  if len(set(names)) != len(names):
+    _fail(src, "collectives", f"names must be distinct; got {names}")
+  scenarios = raw.get("scenarios")
+  if scenarios is not None:
+    if not isinstance(scenarios, list) or not scenarios:
+      _fail(src, "scenarios", "must be a non-empty list of lists of collective names")
+    for s, scenario in enumerate(scenarios):
+      if not isinstance(scenario, list) or not scenario or any(n not in names for n in scenario):
+        _fail(src, f"scenarios[{s}]", f"must be a non-empty list of collective names "
+              f"({', '.join(names)}); got {scenario!r}")
+    scenarios = tuple(tuple(s) for s in scenarios)
+  return RecommenderSpec(name=raw.get("name", path.stem), data=data, model=model,
+                         target_sets=target_sets, collectives=tuple(collectives),
+                         scenarios=scenarios, seeds=seeds, sizes=tuple(sizes),
+                         homogeneity=tuple(float(h) for h in homogeneity), k=k,
+                         num_targets=num_targets, source=src)
+
+
+def _experiment(spec: RecommenderSpec) -> Experiment:
+  data = dict(spec.data)
+  source = data.pop("source")
+  num_clusters = data.pop("num_clusters", 10)
+  try:
+    if source == "synthetic":
+      generated = ratings_mod.synthetic(num_clusters=num_clusters, **data)
+      base, clusters = generated.ratings, generated.clusters
+    else:
+      base = ratings_mod.load_movielens(data["path"])
+      clusters = ratings_mod.cluster_users(base, num_clusters, seed=data.get("seed", 0))
+  except ratings_mod.RatingsError as err:
+    raise SpecError(f"{spec.source}: data: {err}") from None
+  target_sets = {}
+  for name, items in spec.target_sets.items():
+    if items == "niche":
+      target_sets[name] = items
+      continue
+    try:
+      target_sets[name] = base.item_index(items)
+    except ratings_mod.RatingsError as err:
+      raise SpecError(f"{spec.source}: target_sets.{name}: {err}") from None
+  return Experiment(ratings=base, clusters=clusters, collectives=spec.collectives,
+                    target_sets=target_sets, scenarios=spec.scenarios, seeds=spec.seeds,
+                    sizes=spec.sizes, homogeneity=spec.homogeneity, k=spec.k,
+                    num_targets=spec.num_targets, config=MFConfig(**spec.model))
+
+
+def run(spec: RecommenderSpec, out_dir=None, *, progress: bool = False) -> ExperimentResult:
+  """Runs a spec; writes ``results.csv`` and ``relative_hr_vs_homogeneity.png``.
+
+  Raises:
+    SpecError: the data cannot be read, item ids unknown to the data, or
+      collectives that cannot be drawn from the clusters.
+  """
+  exp = _experiment(spec)
+  try:
+    result = run_experiment(exp, progress=progress)
+  except (rc.CollectiveError, ValueError) as err:
+    raise SpecError(f"{spec.source}: {err}") from None
+  if out_dir is not None:
+    out = pathlib.Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    frame = result.frame.copy()
+    frame["target_items"] = [" ".join(str(exp.ratings.item_ids[i]) for i in
+                                      result.target_sets[t]) for t in frame["target_set"]]
+    frame.to_csv(out / "results.csv", index=False)
+    plot(result.frame, out / "relative_hr_vs_homogeneity.png", title=spec.name)
+  return result

@@ -1,0 +1,799 @@
+"""Empirical validation: planted data, flax learners, bounds side by side.
+
+A :class:`ValidationSpec` names a dataset, a learner, collectives (mass,
+target, signal, strategy, noise), the collective configurations that act
+(subsets of the collectives), seeds, a mass grid (multipliers of the
+collectives' masses) and optionally a grid of coordination-noise levels
+(``noise_grid``: one noise kind, ``noise_kind``, set to ``level * scale`` for
+the chosen collectives). :func:`run` plants every (configuration, mass,
+noise level, seed) with :mod:`acajax.planting` and trains all the models in
+one jitted, vmapped call per chunk (:func:`acajax.learners.train_many`).
+Models of one seed share their initialisation and minibatch stream, and the
+noise levels of one (configuration, mass, seed) share the members (and, for
+abstention, nested abstainer sets): common random numbers, so differences
+along an axis come from that axis.
+
+**The evaluation table.** Every figure beside a measured success is computed
+on one finite table, the data the success is measured on (SPEC §1–§3):
+
+* on ``finite_table`` / ``climate_adaptation``: the population P0 itself
+  (success is the population success, weights P0_X);
+* on other data (digits, Gaussian mixtures, text): the held-out test sample.
+  Its points and their signal images g_c(x_t) form a finite space; P0hat
+  puts 1/N_test on each (x_t, y_t) (duplicates merge) and the signal maps
+  send each x_t to the point g_c(x_t). Success measured on the test sample
+  is exactly sum_x P0hat_X(x) 1[f(g_c(x)) = y_c] on this table.
+
+The mixture P of the table is planted with the masses (and noise fractions)
+actually used in training (SPEC §1), and beside each measured ``success``
+the run reports, per collective:
+
+* ``eps_hat``: the learner's own suboptimality (SPEC §2) at c's signal
+  points: the largest, over the images g_c(x) of the base points, of the
+  smallest TV distance to a conditional Q(.|z) under which f(z) is a most
+  likely label (:func:`pointwise_suboptimality`), rounded up to the 0.001
+  grid strictly above it (so that a margin of exactly 2 eps, counted as a
+  success by SPEC §2, cannot flatter the learner). Lemma 1 is pointwise, so
+  eps-suboptimality on c's signal points is all c's bound needs. On held-out
+  text, digits or Gaussian data a signal image usually carries one planted
+  label (the conditional is pure y_c), so one miss there costs the maximal
+  1/2: the estimate never understates a learner's failures on signal points.
+  On finite tables eps_hat is exact for the population mixture; on held-out
+  samples it is exact for the table and a plug-in for the population (the
+  table's conditionals are empirical), so the guarantee below is stated for
+  the test sample the success is measured on.
+* ``exact_success``: the exact worst-case success S_c^wc(eps_hat) of the
+  table (SPEC §2), and ``bound``: Theorem 1 (pairwise form, all feature-label)
+  or the sound Theorem 2 (all feature-only) at eps_hat from
+  ``mixtures.scenario_parameters`` of the table (SPEC §4–§5). Both hold for
+  this learner on this table by Lemma 1: success >= exact_success >= bound.
+* ``eps_effective``: the smallest eps on the 0.001 grid at which the exact
+  worst-case success falls below the measured success (by more than 1e-5,
+  float32 rounding; 0.5: never).
+* ``bound_at_eps`` / ``exact_at_eps``: the same at the spec's ``eps``: what
+  an eps-suboptimal learner is guaranteed. They bound this learner only
+  where ``eps_hat <= eps``; elsewhere they may exceed its success.
+* ``bound_note``: why ``bound`` is NaN, or empty: ``eps_hat >= 1/2`` (the
+  learner is not eps-suboptimal at c's signal points for any eps < 1/2:
+  the theorems need eps < 1/2, SPEC §4, §11); ``coordination noise`` or
+  ``mixed strategies`` (no closed form; ``exact_success`` still applies,
+  SPEC §4–§5); ``p_c = 0`` (the sound Theorem 2 needs positivity, SPEC §5);
+  ``wrong_signal off the table`` (on non-finite data the random signals of
+  wrong-signal members land outside the table, so nothing is reported).
+
+The summary rows ``S_min`` and ``S_w`` take the per-collective values through
+SPEC §7 (a NaN bound counts as 0, the trivial bound, unless all are NaN).
+``clean_accuracy`` is the accuracy on the table without signals (the
+platform's cost).
+
+Specs come from TOML (``acajax validate SPEC.toml --out DIR``); :func:`load`
+checks everything before any compilation and raises :class:`SpecError`
+naming the file, the key and the allowed values. Results: a tidy
+``results.csv`` (one row per model and collective, plus ``S_min`` and ``S_w``
+rows) and ``success_vs_mass.png``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+import pathlib
+import time
+
+import jax
+import jax.numpy as jnp
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from acajax import bounds, datasets, learners, mixtures, planting
+from acajax.runs import _spec as spec_io
+from acajax.runs import figures  # noqa: F401  (sets the headless Agg backend)
+from acajax.runs._spec import SpecError
+
+__all__ = ["CollectiveSpec", "SpecError", "ValidationResult", "ValidationSpec", "load", "plot",
+           "pointwise_suboptimality", "run"]
+
+LEARNER_NAMES = ("logistic", "mlp", "ngram")
+STRATEGIES = ("feature_label", "feature_only")
+NOISE_KINDS = ("abstain", "wrong_signal", "wrong_label")
+EPS_GRID_STEP = 0.001
+EPS_ROUND_UP = 1e-5   # > the engine's success tolerance in float32 (64 ulp = 7.6e-6)
+SUCCESS_SLACK = 1e-5  # float32 sums of the exact engine (x64 off) stay within it
+
+
+
+@dataclasses.dataclass(frozen=True)
+class CollectiveSpec:
+  """One collective of a spec.
+
+  ``signal`` depends on the dataset: a point (int) or an (n,) index map on
+  ``finite_table``; a practice 1..4 on ``climate_adaptation``; one character
+  on text datasets; a list of [row, col] pixels on ``digits``; a table
+  ``{coordinates = [...], value = v}`` on ``gaussian_mixture``.
+  """
+  mass: float
+  target: int
+  signal: object
+  strategy: str = "feature_label"
+  abstain: float = 0.0
+  wrong_signal: float = 0.0
+  wrong_label: float = 0.0
+  name: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidationSpec:
+  """What to validate (see the module docstring); build in Python or :func:`load`.
+
+  The noise axis: ``noise_grid`` (levels in [0, 1]; None: no axis) sets the
+  ``noise_kind`` fraction (``"abstain"``, ``"wrong_signal"`` or
+  ``"wrong_label"``) of the collectives in ``noise_collectives`` (default:
+  all) to ``level * scale``, one ``noise_scale`` entry per chosen collective
+  (default 1); their other fractions stay as given (:meth:`noise_of`).
+  """
+  dataset: str
+  learner: str
+  collectives: tuple[CollectiveSpec, ...]
+  name: str = "validation"
+  seeds: tuple[int, ...] = (0,)
+  mass_grid: tuple[float, ...] = (1.0,)
+  configurations: tuple[tuple[int, ...], ...] | None = None
+  noise_grid: tuple[float, ...] | None = None
+  noise_kind: str = "abstain"
+  noise_collectives: tuple[int, ...] | None = None
+  noise_scale: tuple[float, ...] | None = None
+  eps: float = 0.0
+  num_samples: int = 2000
+  test_samples: int = 1000
+  p0: tuple[tuple[float, ...], ...] | None = None
+  path: str | None = None
+  steps: int = 300
+  learning_rate: float = 0.1
+  l2: float = 1e-4
+  batch_size: int | None = None
+  hidden: int = 32
+  models_per_call: int = 64
+  source: str = "<spec>"
+
+  @property
+  def active_sets(self) -> tuple[tuple[int, ...], ...]:
+    if self.configurations is None:
+      return (tuple(range(len(self.collectives))),)
+    return self.configurations
+
+  @property
+  def noise_levels(self) -> tuple[float | None, ...]:
+    """The noise grid, or (None,) when the spec has none."""
+    return (None,) if self.noise_grid is None else tuple(self.noise_grid)
+
+  def noise_of(self, index: int, level: float | None) -> tuple[float, float, float]:
+    """(abstain, wrong_signal, wrong_label) of collective ``index`` at a noise level.
+
+    Without a noise grid, or for a collective not in ``noise_collectives``,
+    these are the collective's own fractions; otherwise the ``noise_kind``
+    fraction is replaced by ``level * scale``.
+    """
+    col = self.collectives[index]
+    fractions = {kind: float(getattr(col, kind)) for kind in NOISE_KINDS}
+    chosen = (tuple(range(len(self.collectives))) if self.noise_collectives is None
+              else tuple(self.noise_collectives))
+    if level is not None and index in chosen:
+      scale = 1.0 if self.noise_scale is None else float(self.noise_scale[chosen.index(index)])
+      fractions[self.noise_kind] = float(level) * scale
+    return tuple(fractions[kind] for kind in NOISE_KINDS)
+
+
+# --- loading and checking ------------------------------------------------------
+
+_TOP_KEYS = {"name", "dataset", "learner", "seeds", "mass_grid", "configurations", "eps", "data",
+             "train", "collectives", "noise_grid", "noise_kind", "noise_collectives",
+             "noise_scale"}
+_DATA_KEYS = {"num_samples", "test_samples", "p0", "path"}
+_TRAIN_KEYS = {"steps", "learning_rate", "l2", "batch_size", "hidden", "models_per_call"}
+_COLLECTIVE_KEYS = {f.name for f in dataclasses.fields(CollectiveSpec)}
+
+
+def _fail(source, key, message):
+  raise spec_io.fail(source, key, message)
+
+
+def _check_signal(spec: ValidationSpec, c: int, signal, num_points: int | None):
+  key = f"collectives[{c}].signal"
+  ds = spec.dataset
+  if ds == "finite_table":
+    if isinstance(signal, int) and not isinstance(signal, bool):
+      if not 0 <= signal < num_points:
+        _fail(spec.source, key, f"a point must lie in [0, {num_points}); got {signal}")
+      return
+    if (isinstance(signal, (list, tuple)) and len(signal) == num_points
+        and all(isinstance(v, int) and 0 <= v < num_points for v in signal)):
+      return
+    _fail(spec.source, key, f"must be a point in [0, {num_points}) or a list of {num_points} "
+          f"points (an index map); got {signal!r}")
+  elif ds == "climate_adaptation":
+    if not (isinstance(signal, int) and 1 <= signal <= 4):
+      _fail(spec.source, key, f"must be a declared practice 1, 2, 3 or 4; got {signal!r}")
+  elif ds in ("synthetic_resumes", "resume_file"):
+    if not (isinstance(signal, str) and len(signal) == 1):
+      _fail(spec.source, key, f"must be a single character (inserted every 20 words); "
+            f"got {signal!r}")
+  elif ds == "digits":
+    ok = (isinstance(signal, (list, tuple)) and len(signal) > 0 and all(
+        isinstance(p, (list, tuple)) and len(p) == 2 and all(
+            isinstance(v, int) and 0 <= v < 8 for v in p) for p in signal))
+    if not ok:
+      _fail(spec.source, key, f"must be a non-empty list of [row, col] pixels in 0..7; "
+            f"got {signal!r}")
+  elif ds == "gaussian_mixture":
+    if not (isinstance(signal, dict) and set(signal) == {"coordinates", "value"}
+            and isinstance(signal["coordinates"], (list, tuple)) and signal["coordinates"]):
+      _fail(spec.source, key, f"must be a table {{coordinates = [...], value = v}}; "
+            f"got {signal!r}")
+
+
+def validated(spec: ValidationSpec) -> ValidationSpec:
+  """Checks a spec completely (no compilation); returns it or raises SpecError."""
+  src = spec.source
+  if spec.dataset not in datasets.DATASETS:
+    _fail(src, "dataset", f"unknown dataset {spec.dataset!r}; allowed: "
+          f"{', '.join(datasets.DATASETS)}")
+  if spec.learner not in LEARNER_NAMES:
+    _fail(src, "learner", f"unknown learner {spec.learner!r}; allowed: {', '.join(LEARNER_NAMES)}")
+  if spec.dataset in ("synthetic_resumes", "resume_file") and spec.learner != "ngram":
+    _fail(src, "learner", f"text datasets need the 'ngram' learner; got {spec.learner!r}")
+  if spec.dataset not in ("synthetic_resumes", "resume_file") and spec.learner == "ngram":
+    _fail(src, "learner", f"'ngram' is for text datasets; dataset is {spec.dataset!r}")
+  if not spec.seeds or not all(isinstance(s, int) and s >= 0 for s in spec.seeds):
+    _fail(src, "seeds", f"must be a non-empty list of integers >= 0; got {list(spec.seeds)}")
+  if not spec.mass_grid or not all(
+      isinstance(m, (int, float)) and m > 0 for m in spec.mass_grid):
+    _fail(src, "mass_grid", f"must be a non-empty list of positive multipliers; "
+          f"got {list(spec.mass_grid)}")
+  if not isinstance(spec.eps, (int, float)) or not 0 <= spec.eps < 0.5:
+    _fail(src, "eps", f"must lie in [0, 0.5); got {spec.eps}")
+  for key in ("num_samples", "test_samples", "steps", "hidden", "models_per_call"):
+    value = getattr(spec, key)
+    if not isinstance(value, int) or value < 1:
+      section = "data" if key in _DATA_KEYS else "train"
+      _fail(src, f"{section}.{key}", f"must be an integer >= 1; got {value!r}")
+  if spec.batch_size is not None and (not isinstance(spec.batch_size, int) or spec.batch_size < 1):
+    _fail(src, "train.batch_size", f"must be an integer >= 1 (omit for full batch); "
+          f"got {spec.batch_size!r}")
+  for key, low in (("learning_rate", 0.0), ("l2", None)):
+    value = getattr(spec, key)
+    if not isinstance(value, (int, float)) or (value <= low if low is not None else value < 0):
+      _fail(src, f"train.{key}", f"must be a number {'> 0' if low is not None else '>= 0'}; "
+            f"got {value!r}")
+  num_points = None
+  if spec.dataset == "finite_table":
+    if spec.p0 is None:
+      _fail(src, "data.p0", "finite_table needs an (n, K) table of joint probabilities")
+    p0 = np.asarray(spec.p0, float)
+    if p0.ndim != 2 or np.any(p0 < 0) or abs(p0.sum() - 1) > 1e-6:
+      _fail(src, "data.p0", f"must be an (n, K) table of non-negative numbers summing to 1; "
+            f"got shape {p0.shape}, sum {p0.sum():.6g}")
+    num_points = p0.shape[0]
+  if spec.dataset == "resume_file":
+    if spec.path is None:
+      _fail(src, "data.path", "resume_file needs the path of an 'id:::labels:::text' corpus")
+    if not pathlib.Path(spec.path).is_file():
+      _fail(src, "data.path", f"no such file: {spec.path}")
+  if not spec.collectives:
+    _fail(src, "collectives", "at least one [[collectives]] entry is needed")
+  num_labels = {"digits": 10, "synthetic_resumes": 4, "climate_adaptation": 3,
+                "gaussian_mixture": 2}.get(spec.dataset)
+  if num_points is not None:
+    num_labels = np.asarray(spec.p0).shape[1]
+  max_scale = max(spec.mass_grid)
+  for c, col in enumerate(spec.collectives):
+    if col.strategy not in STRATEGIES:
+      _fail(src, f"collectives[{c}].strategy", f"unknown strategy {col.strategy!r}; allowed: "
+            f"{', '.join(STRATEGIES)}")
+    if not isinstance(col.target, int) or col.target < 0 or (
+        num_labels is not None and col.target >= num_labels):
+      _fail(src, f"collectives[{c}].target", f"must be a label in [0, {num_labels}); "
+            f"got {col.target!r}")
+    if not isinstance(col.mass, (int, float)) or not col.mass > 0:
+      _fail(src, f"collectives[{c}].mass", f"must be > 0; got {col.mass!r}")
+    if np.floor(col.mass * min(spec.mass_grid) * spec.num_samples + 0.5) < 1:  # as planting
+      _fail(src, f"collectives[{c}].mass", f"mass {col.mass} x {min(spec.mass_grid)} (smallest "
+            f"mass_grid value) gives no member among data.num_samples = {spec.num_samples}")
+    noise = [col.abstain, col.wrong_signal, col.wrong_label]
+    if (not all(isinstance(v, (int, float)) for v in noise)
+        or any(not 0 <= v <= 1 for v in noise) or sum(noise) > 1):
+      _fail(src, f"collectives[{c}]", "abstain, wrong_signal, wrong_label must lie in [0, 1] "
+            f"with sum <= 1; got {noise}")
+    _check_signal(spec, c, col.signal, num_points)
+  _check_noise_grid(spec)
+  for k, active in enumerate(spec.active_sets):
+    if not active or not all(isinstance(i, int) and 0 <= i < len(spec.collectives)
+                             for i in active) or len(set(active)) != len(active):
+      _fail(src, f"configurations[{k}]", f"must list distinct collective indices in "
+            f"[0, {len(spec.collectives)}); got {list(active)}")
+    total = sum(spec.collectives[i].mass for i in active) * max_scale
+    if total >= 1:
+      _fail(src, f"configurations[{k}]", f"total mass {total:g} at mass_grid value "
+            f"{max_scale} must be < 1")
+  return spec
+
+
+def _check_noise_grid(spec: ValidationSpec):
+  src, num = spec.source, len(spec.collectives)
+  if spec.noise_grid is None:
+    for key in ("noise_collectives", "noise_scale"):
+      if getattr(spec, key) is not None:
+        _fail(src, key, "needs a noise_grid")
+    return
+  grid = spec.noise_grid
+  if not grid or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1
+                         for v in grid):
+    _fail(src, "noise_grid", f"must be a non-empty list of noise levels in [0, 1]; got "
+          f"{list(grid)}")
+  if spec.noise_kind not in NOISE_KINDS:
+    _fail(src, "noise_kind", f"unknown noise kind {spec.noise_kind!r}; allowed: "
+          f"{', '.join(NOISE_KINDS)}")
+  chosen = spec.noise_collectives
+  if chosen is not None and (not chosen or len(set(chosen)) != len(chosen) or not all(
+      isinstance(i, int) and not isinstance(i, bool) and 0 <= i < num for i in chosen)):
+    _fail(src, "noise_collectives", f"must list distinct collective indices in [0, {num}); "
+          f"got {list(chosen)}")
+  size = num if chosen is None else len(chosen)
+  scale = spec.noise_scale
+  if scale is not None and (len(scale) != size or not all(
+      isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in scale)):
+    _fail(src, "noise_scale", f"must list {size} non-negative multipliers, one per "
+          f"{'collective' if chosen is None else 'noise_collectives entry'}; got {list(scale)}")
+  for level in grid:
+    for c in range(num):
+      fractions = spec.noise_of(c, level)
+      if max(fractions) > 1 or sum(fractions) > 1 + 1e-12:
+        _fail(src, "noise_grid", f"level {level} gives collectives[{c}] noise fractions "
+              f"(abstain, wrong_signal, wrong_label) = {fractions}; each must lie in [0, 1] "
+              f"with sum <= 1 (lower the level or noise_scale)")
+
+
+def load(path) -> ValidationSpec:
+  """Reads and checks a TOML spec (before any compilation).
+
+  Raises:
+    SpecError: unreadable TOML, unknown keys, bad values; the message names the
+      file and the key, with the allowed values.
+  """
+  path = pathlib.Path(path)
+  src = str(path)
+  raw = spec_io.read_toml(path, "validation spec")
+  spec_io.check_keys(src, "", raw, _TOP_KEYS)
+  for section, allowed in (("data", _DATA_KEYS), ("train", _TRAIN_KEYS)):
+    spec_io.check_keys(src, section, raw.get(section, {}), allowed)
+  spec_io.require(src, "", raw, ("dataset", "learner"))
+  collectives = []
+  for c, entry in enumerate(raw.get("collectives", [])):
+    spec_io.check_keys(src, f"collectives[{c}]", entry, _COLLECTIVE_KEYS)
+    spec_io.require(src, f"collectives[{c}]", entry, ("mass", "target", "signal"))
+    collectives.append(CollectiveSpec(**entry))
+  data, train = raw.get("data", {}), raw.get("train", {})
+  configurations = raw.get("configurations")
+  for key in ("seeds", "mass_grid", "noise_grid", "noise_collectives", "noise_scale"):
+    if key in raw and not isinstance(raw[key], list):
+      _fail(src, key, f"must be a list; got {raw[key]!r}")
+  noise = {key: tuple(raw[key]) for key in ("noise_grid", "noise_collectives", "noise_scale")
+           if key in raw}
+  if "noise_kind" in raw:
+    if "noise_grid" not in raw:
+      _fail(src, "noise_kind", "needs a noise_grid")
+    noise["noise_kind"] = raw["noise_kind"]
+  spec = ValidationSpec(
+      dataset=raw["dataset"], learner=raw["learner"], collectives=tuple(collectives),
+      name=raw.get("name", path.stem), seeds=tuple(raw.get("seeds", (0,))),
+      mass_grid=tuple(raw.get("mass_grid", (1.0,))),
+      configurations=None if configurations is None else tuple(
+          tuple(v) if isinstance(v, list) else (v,) for v in configurations),
+      eps=raw.get("eps", 0.0), **noise,
+      p0=None if "p0" not in data else tuple(tuple(r) for r in data["p0"]),
+      path=None if "path" not in data else str((path.parent / data["path"]).resolve()),
+      source=src, **{k: v for k, v in data.items() if k not in ("p0", "path")}, **train)
+  return validated(spec)
+
+
+# --- signals, data and the evaluation table ------------------------------------
+
+
+def _signal_and_map(spec: ValidationSpec, col: CollectiveSpec, scenario):
+  """The signal function and, on finite tables, its (n,) index map."""
+  ds = spec.dataset
+  if ds == "finite_table":
+    num_points = len(spec.p0)
+    index_map = np.full(num_points, col.signal) if isinstance(col.signal, int) else np.asarray(
+        col.signal)
+    return datasets.map_signal(index_map), index_map
+  if ds == "climate_adaptation":
+    index_map = scenario.signal_maps[col.signal - 1]
+    return datasets.map_signal(index_map), index_map
+  if ds in ("synthetic_resumes", "resume_file"):
+    return datasets.insertion_signal(col.signal), None
+  if ds == "digits":
+    return datasets.pixel_signal(col.signal), None
+  return datasets.coordinate_signal(list(col.signal["coordinates"]),
+                                    float(col.signal["value"])), None
+
+
+def _data(spec: ValidationSpec, seed: int, scenario):
+  """(train, test) datasets and, on finite tables, the true P0."""
+  num, num_test = spec.num_samples, spec.test_samples
+  if spec.dataset in ("finite_table", "climate_adaptation"):
+    p0 = np.asarray(spec.p0 if spec.p0 is not None else scenario.p0, float)
+    train = datasets.finite_table(p0, num, seed=seed)
+    return train, None, p0
+  if spec.dataset == "gaussian_mixture":
+    full = datasets.gaussian_mixture(num + num_test, seed=seed)
+  elif spec.dataset == "synthetic_resumes":
+    full = datasets.synthetic_resumes(num + num_test, seed=seed)
+  elif spec.dataset == "resume_file":
+    full = datasets.load_resume_corpus(spec.path)
+  else:
+    full = datasets.digits()
+  order = np.random.default_rng(seed).permutation(len(full))
+  if len(full) < num + 1:
+    raise SpecError(f"{spec.source}: data.num_samples: the dataset has {len(full)} samples; "
+                    f"num_samples = {num} leaves none for testing")
+  return full.subset(order[:num]), full.subset(order[num:num + num_test]), None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Table:
+  """The evaluation table of one seed (see the module docstring).
+
+  Attributes:
+    p0: (n, K) base table: P0, or 1/N_test per test point.
+    features: (n, d) learner features of the table's points.
+    maps: (C, n) index map g_c of every collective of the spec on the table
+      (points without base mass map to themselves; they do not count).
+  """
+  p0: np.ndarray
+  features: np.ndarray
+  maps: np.ndarray
+
+
+def _point_key(row) -> object:
+  return row if isinstance(row, str) else np.ascontiguousarray(row).tobytes()
+
+
+def _evaluation_table(test, signal_fns, num_labels, pad_to: int = 64) -> _Table:
+  """The held-out sample and its signal images as a finite table (non-finite data)."""
+  ids, points = {}, []
+
+  def identify(batch):
+    out = np.empty(len(batch), int)
+    for i, row in enumerate(batch):
+      key = _point_key(row)
+      if key not in ids:
+        ids[key] = len(points)
+        points.append(row)
+      out[i] = ids[key]
+    return out
+
+  base = identify(test.x)
+  images = [identify(fn(test.x)) for fn in signal_fns]
+  num = -(-len(points) // pad_to) * pad_to          # padding keeps shapes (compiles) shared
+  p0 = np.zeros((num, num_labels))
+  np.add.at(p0, (base, test.y), 1.0 / len(test.y))
+  maps = np.tile(np.arange(num), (len(images), 1))
+  for row, image in zip(maps, images):
+    row[base] = image
+  if isinstance(points[0], str):
+    raw = np.array(points + [""] * (num - len(points)), dtype=object)
+  else:
+    stacked = np.stack(points)
+    raw = np.concatenate([stacked, np.zeros((num - len(points),) + stacked.shape[1:],
+                                            stacked.dtype)])
+  return _Table(p0=p0, features=test.featurize(raw), maps=maps)
+
+
+def pointwise_suboptimality(joint, predictions) -> np.ndarray:
+  """The smallest eps at which f is eps-suboptimal at each point (SPEC §2).
+
+  With q = P(.|x) and k = f(x), the smallest TV distance from q to a
+  conditional under which k is a most likely label is
+
+      eps_f(x) = max_{j = 0..K} (q_(1) + ... + q_(j) - j q_k) / (j + 1),
+
+  q_(i) sorted in decreasing order: lowering the labels above a level L to
+  L and raising k to L moves sum_y (q_y - L)_+ = max_j (S_j - j L) of mass.
+  It is 0 where k is a most likely label, (q_top - q_k) / 2 when one label
+  is above k, and 1/2 where f misses a pure conditional. Points with
+  P_X(x) = 0 have no conditional: 0 (any label is allowed there).
+
+  Args:
+    joint: (n, K) joint table of the mixture P.
+    predictions: (n,) labels f(x).
+
+  Returns:
+    (n,) float64 array in [0, 1/2].
+
+  Examples:
+    >>> import numpy as np
+    >>> from acajax.runs import validate
+    >>> joint = np.array([[.6, .4, 0.], [.4, .4, .2], [0., 0., 0.], [1., 0., 0.]])
+    >>> validate.pointwise_suboptimality(joint, np.array([1, 2, 0, 1])).round(4).tolist()
+    [0.1, 0.1333, 0.0, 0.5]
+  """
+  joint = np.asarray(joint, np.float64)
+  predictions = np.asarray(predictions, int)
+  total = joint.sum(axis=1, keepdims=True)
+  q = np.divide(joint, total, out=np.zeros_like(joint), where=total > 0)
+  own = q[np.arange(len(q)), predictions]
+  top = np.cumsum(-np.sort(-q, axis=1), axis=1)                    # S_1..S_K
+  j = np.arange(1, q.shape[1] + 1)
+  eps = np.max((top - j * own[:, None]) / (j + 1), axis=1)
+  return np.clip(eps, 0.0, 0.5)
+
+
+def _round_up(eps: np.ndarray) -> np.ndarray:
+  """Strictly above, on the EPS_GRID_STEP grid (see the module docstring)."""
+  return np.ceil(np.round((eps + EPS_ROUND_UP) / EPS_GRID_STEP, 9)) * EPS_GRID_STEP
+
+
+# --- running ---------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class ValidationResult:
+  """A finished validation: the tidy table and the files written."""
+  frame: object
+  paths: list
+  compile_and_train_s: float
+
+
+@functools.partial(jax.jit, static_argnames="mode")
+def _theory_jit(p0, maps, targets, masses, flags, noise_arrays, eps_grid, mode):
+  """The mixture, p, and exact success and the bound over an eps grid (SPEC §2, §4–§5)."""
+  noise = None if noise_arrays is None else mixtures.CoordinationNoise(*noise_arrays)
+  params = mixtures.scenario_parameters(p0, maps, targets, masses, feature_only=flags,
+                                        noise=noise)
+  joint = mixtures.mixture(p0, maps, targets, masses, feature_only=flags, noise=noise)
+
+  def bound_at(eps):
+    if mode == "feature_label":   # Theorem 1, pairwise form (SPEC §4)
+      return bounds.scenario_bounds(masses, targets, xi_c=params.xi_c, xi=params.xi,
+                                    delta=params.delta, eps=eps, overlap=params.overlap)
+    if mode == "feature_only":    # sound Theorem 2 (SPEC §5)
+      return bounds.scenario_bounds(masses, targets, xi_c=params.xi_c, xi=params.xi,
+                                    p=params.p, eps=eps, strategy="feature_only")
+    return jnp.full(targets.shape, jnp.nan, masses.dtype)
+
+  def exact_at(eps):
+    return mixtures.worst_case_success(p0, maps, targets, masses, eps=eps, feature_only=flags,
+                                       noise=noise)
+
+  return joint, params.p, jax.vmap(exact_at)(eps_grid), jax.vmap(bound_at)(eps_grid)
+
+
+def _theory(spec, table_p0, maps, targets, masses, flags, noise, predictions, measured,
+            off_table):
+  """Per collective: eps_hat, exact and bound at eps_hat and at spec.eps, eps_effective, note."""
+  num = len(targets)
+  nan = np.full(num, np.nan)
+  if off_table:
+    return dict(eps_hat=nan, exact_success=nan, bound=nan, exact_at_eps=nan, bound_at_eps=nan,
+                eps_effective=nan, bound_note=["wrong_signal off the table"] * num)
+  noisy = bool(np.any(noise))
+  mixed = bool(np.any(flags)) and not bool(np.all(flags))
+  mode = ("none" if noisy or mixed else "feature_only" if np.all(flags) else "feature_label")
+  grid = np.round(np.arange(0, 0.5, EPS_GRID_STEP), 6)
+  joint, p, wc, bnd = _theory_jit(
+      jnp.asarray(table_p0), jnp.asarray(maps), jnp.asarray(targets), jnp.asarray(masses),
+      jnp.asarray(flags), tuple(jnp.asarray(v) for v in noise) if noisy else None,
+      jnp.asarray(np.append(grid, spec.eps)), mode)
+  wc, bnd, p = np.asarray(wc, float), np.asarray(bnd, float), np.asarray(p, float)
+  # eps_hat_c: the learner's suboptimality at c's signal images of base points (SPEC §2).
+  per_point = pointwise_suboptimality(np.asarray(joint), predictions)
+  based = table_p0.sum(axis=1) > 0
+  raw = np.array([per_point[maps[c][based]].max() for c in range(num)])
+  eps_hat = _round_up(raw)
+  inside = eps_hat < 0.5
+  index = np.where(inside, np.round(eps_hat / EPS_GRID_STEP).astype(int), 0)
+  cols = np.arange(num)
+  exact = np.where(inside, wc[index, cols], np.nan)
+  bound = np.where(inside, bnd[index, cols], np.nan)
+  below = wc[:-1] < measured[None, :] - SUCCESS_SLACK
+  eps_eff = np.where(below.any(axis=0), grid[np.argmax(below, axis=0)], 0.5)
+  note = []
+  for c in range(num):
+    if not inside[c]:
+      note.append("eps_hat >= 1/2")
+    elif noisy:
+      note.append("coordination noise")
+    elif mixed:
+      note.append("mixed strategies")
+    elif mode == "feature_only" and not p[c] > 0:
+      note.append("p_c = 0")
+    elif np.isnan(bound[c]):
+      note.append("outside the theorem's domain")
+    else:
+      note.append("")
+  return dict(eps_hat=eps_hat, exact_success=exact, bound=bound, exact_at_eps=wc[-1],
+              bound_at_eps=bnd[-1], eps_effective=eps_eff, bound_note=note)
+
+
+def _summary_bound(bound, masses):
+  if np.all(np.isnan(bound)):
+    return np.nan, np.nan
+  safe = np.nan_to_num(bound, nan=0.0)      # 0 is always a valid lower bound
+  return float(bounds.s_min(safe)), float(bounds.s_weighted(safe, masses))
+
+
+def run(spec: ValidationSpec, out_dir=None, *, progress: bool = False) -> ValidationResult:
+  """Runs a validation spec (see the module docstring).
+
+  Args:
+    spec: a :class:`ValidationSpec` (checked again here).
+    out_dir: folder for ``results.csv`` and ``success_vs_mass.png``; None
+      writes nothing.
+    progress: show a tqdm progress bar (on stderr).
+
+  Returns:
+    A :class:`ValidationResult`.
+
+  Raises:
+    SpecError: an invalid spec (before anything is compiled).
+    CorpusError: a malformed ``resume_file`` corpus (file and line named).
+  """
+  validated(spec)
+  scenario = datasets.climate_adaptation() if spec.dataset == "climate_adaptation" else None
+  grid = list(itertools.product(range(len(spec.active_sets)), spec.mass_grid,
+                                range(len(spec.noise_levels)), spec.seeds))
+  signals = [_signal_and_map(spec, col, scenario) for col in spec.collectives]
+  finite = spec.dataset in ("finite_table", "climate_adaptation")
+  num_calls = -(-len(grid) // spec.models_per_call)
+  bar = tqdm(total=2 * len(grid) + num_calls, desc=spec.name, disable=not progress)
+
+  # 1. Data and evaluation tables per seed, then every model's planted data (host side).
+  per_seed, tables = {}, {}
+  for seed in spec.seeds:
+    train, test, p0 = per_seed[seed] = _data(spec, seed, scenario)
+    if finite:
+      tables[seed] = _Table(p0=p0, features=train.featurize(np.arange(len(p0))),
+                            maps=np.stack([m for _, m in signals]))
+    else:
+      tables[seed] = _evaluation_table(test, [fn for fn, _ in signals], train.num_labels)
+  base_features = {seed: per_seed[seed][0].featurize(per_seed[seed][0].x) for seed in spec.seeds}
+  jobs = []
+  for k, scale, level_index, seed in grid:
+    train = per_seed[seed][0]
+    active = spec.active_sets[k]
+    level = spec.noise_levels[level_index]
+    cols = []
+    for i in active:
+      abstain, wrong_signal, wrong_label = spec.noise_of(i, level)
+      cols.append(planting.Collective(
+          mass=spec.collectives[i].mass * scale, target=spec.collectives[i].target,
+          signal=signals[i][0], strategy=spec.collectives[i].strategy, abstain=abstain,
+          wrong_signal=wrong_signal, wrong_label=wrong_label))
+    # Not keyed by the noise level: members and nested noise groups are shared.
+    rng = np.random.default_rng([seed, k, int(round(scale * 1e6))])
+    x, y, report = planting.plant(train.x, train.y, cols, rng, num_labels=train.num_labels,
+                                  random_signal=train.random_signal)
+    features = base_features[seed].copy()
+    touched = np.concatenate(report.members)
+    features[touched] = train.featurize(x[touched])
+    jobs.append(dict(k=k, scale=scale, level=level, seed=seed, active=active, y=y,
+                     report=report, features=features))
+    bar.update(1)
+
+  # 2. Train every model: one jitted, vmapped call per chunk; one initialisation per seed.
+  num_labels = per_seed[spec.seeds[0]][0].num_labels
+  config = learners.TrainConfig(steps=spec.steps, learning_rate=spec.learning_rate, l2=spec.l2,
+                                batch_size=spec.batch_size)
+  kwargs = {"hidden": spec.hidden} if spec.learner == "mlp" else {}
+  start = time.perf_counter()
+  trained = []
+  for lo in range(0, len(jobs), spec.models_per_call):
+    chunk = jobs[lo:lo + spec.models_per_call]
+    keys = jax.vmap(jax.random.key)(np.array([j["seed"] for j in chunk]))
+    result = learners.train_many(spec.learner, np.stack([j["features"] for j in chunk]),
+                                 np.stack([j["y"] for j in chunk]), keys, num_labels=num_labels,
+                                 config=config, **kwargs)
+    trained.append(result)
+    bar.update(1)
+  jax.block_until_ready([t.params for t in trained])
+  train_s = time.perf_counter() - start
+
+  # 3. Measure on the evaluation table and compare (see the module docstring).
+  rows = []
+  for index, job in enumerate(jobs):
+    model = trained[index // spec.models_per_call]
+    slot = index % spec.models_per_call
+    one = learners.Trained(model.graphdef, jax.tree.map(lambda v: v[slot:slot + 1], model.params),
+                           model.final_loss[slot:slot + 1])
+    table = tables[job["seed"]]
+    pred = learners.predict_many(one, table.features)[0]
+    weights = table.p0.sum(axis=1)
+    clean_acc = float(table.p0[np.arange(len(pred)), pred].sum())
+    active = list(job["active"])
+    report = job["report"]
+    maps = table.maps[active]
+    targets = np.array([spec.collectives[i].target for i in active])
+    measured = np.array([float(weights @ (pred[maps[c]] == targets[c]))
+                         for c in range(len(active))])
+    masses = report.masses_used
+    flags = np.array([spec.collectives[i].strategy == "feature_only" for i in active])
+    counts = np.maximum(report.counts, 1)
+    noise = [report.abstained / counts, report.wrong_signal / counts, report.wrong_label / counts]
+    theory = _theory(spec, table.p0, maps, targets, masses, flags, noise, pred, measured,
+                     off_table=not finite and bool(np.any(noise[1] > 0)))
+    common = dict(dataset=spec.dataset, learner=spec.learner, configuration=job["k"],
+                  active="+".join(map(str, active)), mass_scale=job["scale"],
+                  noise=np.nan if job["level"] is None else job["level"], seed=job["seed"],
+                  clean_accuracy=clean_acc, eps=spec.eps)
+    for pos, i in enumerate(active):
+      col = spec.collectives[i]
+      rows.append(dict(common, collective=str(i), name=col.name or f"c{i}", target=col.target,
+                       strategy=col.strategy, mass=col.mass * job["scale"],
+                       mass_used=masses[pos], members=int(report.counts[pos]),
+                       abstain=noise[0][pos], wrong_signal=noise[1][pos],
+                       wrong_label=noise[2][pos], success=measured[pos],
+                       **{key: value[pos] for key, value in theory.items()}))
+    total = masses.sum()
+    s_min_bound, s_w_bound = _summary_bound(theory["bound"], masses)
+    at_eps = _summary_bound(theory["bound_at_eps"], masses)
+    exact, exact_eps = theory["exact_success"], theory["exact_at_eps"]
+    eps_hat = float(np.max(theory["eps_hat"]))
+    rows.append(dict(common, collective="S_min", name="S_min", mass=total, mass_used=total,
+                     success=measured.min(), eps_hat=eps_hat, bound=s_min_bound,
+                     exact_success=exact.min(), bound_at_eps=at_eps[0],
+                     exact_at_eps=exact_eps.min()))
+    rows.append(dict(common, collective="S_w", name="S_w", mass=total, mass_used=total,
+                     success=float(measured @ masses / total), eps_hat=eps_hat, bound=s_w_bound,
+                     exact_success=float(exact @ masses / total), bound_at_eps=at_eps[1],
+                     exact_at_eps=float(exact_eps @ masses / total)))
+    bar.update(1)
+  bar.close()
+  frame = pd.DataFrame(rows)
+  paths = []
+  if out_dir is not None:
+    out = pathlib.Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out / "results.csv", index=False)
+    paths = [out / "results.csv", plot(frame, out / "success_vs_mass.png", title=spec.name)]
+  return ValidationResult(frame=frame, paths=paths, compile_and_train_s=train_s)
+
+
+def plot(frame, path, *, title: str = "") -> pathlib.Path:
+  """Measured success and the bound at eps_hat (means over seeds), per configuration.
+
+  The x axis is the collective's mass, or the noise level when the spec has
+  a noise grid and a single mass; with both axes, one line per noise level.
+  A bound is drawn where every seed has one (a mean of bounds bounds the
+  mean success).
+  """
+  configs = sorted(frame["active"].unique())
+  fig, axes = plt.subplots(1, len(configs), figsize=(4.2 * len(configs), 3.4), squeeze=False)
+  per = frame[~frame["collective"].isin(["S_min", "S_w"])]
+  by_noise = per["noise"].nunique() > 1 and per["mass_scale"].nunique() == 1
+  axis = "noise" if by_noise else "mass"
+  lines = ["collective", "name"] + (["noise"] if per["noise"].nunique() > 1 and not by_noise
+                                    else [])
+  for ax, config in zip(axes[0], configs):
+    sub = per[per["active"] == config]
+    for key, group in sub.groupby(lines):
+      name = key[1] if len(key) == 2 else f"{key[1]}, noise {key[2]:g}"
+      mean = group.groupby(axis)[["success", "bound"]].agg(lambda v: v.mean(skipna=False))
+      line, = ax.plot(mean.index, mean["success"], "o-", label=f"{name} measured")
+      if mean["bound"].notna().any():
+        ax.plot(mean.index, mean["bound"], "x--", color=line.get_color(),
+                label=f"{name} bound at eps_hat")
+    ax.set_title(f"acting: {config}")
+    ax.set_xlabel("noise level" if by_noise else "mass alpha_c")
+    ax.set_ylim(-0.05, 1.05)
+    ax.grid(alpha=.3)
+  axes[0][0].set_ylabel("success S_c")
+  axes[0][-1].legend(fontsize=7)
+  fig.suptitle(title)
+  fig.tight_layout()
+  path = pathlib.Path(path)
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path

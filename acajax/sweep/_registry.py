@@ -1,0 +1,279 @@
+"""The sweep registry: sweepable parameters, evaluable bounds and output columns.
+
+:data:`PARAMETERS` holds each parameter's domain (SPEC §3, §11); :data:`BOUNDS`
+maps each evaluable name to a function of a dict of per-point parameters
+(per-collective ones as tuples of M arrays). A new evaluator joins with one
+entry, its parameters with entries in :data:`PARAMETERS`. The exact engine is
+the entry ``exact``: the exact worst-case success (SPEC §2) of a spec's
+finite ``[scenario]``, vmapped over the points of a block.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from acajax import bounds as _bounds
+from acajax import mixtures
+
+if TYPE_CHECKING:  # annotations only: the spec module imports this registry
+  from acajax.sweep._spec import Scenario, SweepSpec
+
+# -- the registry -------------------------------------------------------------
+
+
+class Param(NamedTuple):
+  """A sweepable parameter and its domain (SPEC §3, §11).
+
+  Attributes:
+    per_collective: one value per collective (axis names may index it, as in
+      ``alpha[0]``) or one per scenario.
+    low, high: the domain's ends.
+    low_inclusive, high_inclusive: whether the ends belong to the domain.
+    doc: one line for error messages and docs.
+  """
+  per_collective: bool
+  low: float
+  high: float
+  low_inclusive: bool
+  high_inclusive: bool
+  doc: str
+
+
+PARAMETERS: dict[str, Param] = {
+    "alpha": Param(True, 0.0, 1.0, False, False, "mass alpha_c of each collective"),
+    "beta": Param(True, 0.0, 1.0, True, False,
+                  "aligned mass beta_c (default: derived from targets)"),
+    "xi_c": Param(True, 0.0, 1.0, True, True, "rarity of the signal, P0_X(X*_c)"),
+    "xi": Param(True, 0.0, 1.0, True, True, "global uniqueness (signal overlap)"),
+    "delta": Param(True, 0.0, 1.0, True, True, "difficulty Delta_c"),
+    "p": Param(True, 0.0, 1.0, False, True, "positivity p_c"),
+    "eps": Param(False, 0.0, 0.5, True, False, "suboptimality of the classifier"),
+    "target_success": Param(False, 0.0, 1.0, True, False,
+                            "success level s of the critical mass (SPEC §8)"),
+}
+
+
+class Bound(NamedTuple):
+  """An evaluable quantity of the registry.
+
+  Attributes:
+    fn: ``fn(params, targets) -> tuple of M arrays``, one per collective.
+      ``params`` maps each parameter name to an array (scenario parameters) or
+      a tuple of M arrays (per-collective ones); the arrays broadcast against
+      each other (the sweep passes (rows, 1) and (1, cols) blocks, and a
+      single point is all shapes ``()``). ``targets`` is the static tuple of
+      target labels. Parameters absent from the spec are absent from
+      ``params``.
+    params: parameters it requires.
+    optional: parameters it uses when given (``beta`` overrides ``targets``).
+    kind: ``"success"`` (a lower bound on S_c, or S_c itself; SPEC §7
+      corollaries apply) or ``"mass"`` (a critical mass; reported per
+      collective only).
+    doc: one line, with the SPEC section.
+    needs_scenario: the spec must give a ``[scenario]``; ``fn`` is then
+      called as ``fn(params, targets, scenario)`` with the validated
+      :class:`~acajax._spec.Scenario`.
+  """
+  fn: Callable[..., tuple[jax.Array, ...]]
+  params: tuple[str, ...]
+  optional: tuple[str, ...]
+  kind: str
+  doc: str
+  needs_scenario: bool = False
+
+
+def _alpha_total(alpha):
+  return functools.reduce(jnp.add, alpha)
+
+
+def _betas(params, targets) -> tuple:
+  """Aligned mass per collective: given, or sum of same-target masses (SPEC §3)."""
+  if "beta" in params:
+    return params["beta"]
+  alpha = params["alpha"]
+  zero = jnp.zeros((), alpha[0].dtype)
+  return tuple(functools.reduce(jnp.add, [alpha[j] for j in range(len(targets))
+                                          if j != c and targets[j] == targets[c]], zero)
+               for c in range(len(targets)))
+
+
+def _feature_label(params, targets):
+  alpha, beta = params["alpha"], _betas(params, targets)
+  total = _alpha_total(alpha)
+  return tuple(_bounds.feature_label(alpha[c], alpha_total=total, beta=beta[c],
+                                     xi_c=params["xi_c"][c], xi=params["xi"][c],
+                                     delta=params["delta"][c], eps=params["eps"])
+               for c in range(len(targets)))
+
+
+def _feature_only(variant):
+  def fn(params, targets):
+    alpha, beta = params["alpha"], _betas(params, targets)
+    total = _alpha_total(alpha)
+    return tuple(_bounds.feature_only(alpha[c], alpha_total=total, beta=beta[c],
+                                      xi_c=params["xi_c"][c], xi=params["xi"][c],
+                                      p=params["p"][c], eps=params["eps"], variant=variant)
+                 for c in range(len(targets)))
+  return fn
+
+
+def _critical_mass(strategy):
+  extra_name = "delta" if strategy == "feature_label" else "p"
+
+  def fn(params, targets):
+    alpha, beta = params["alpha"], _betas(params, targets)
+    zero = jnp.zeros((), alpha[0].dtype)
+    # The others' mass summed directly (not total - alpha_c, which would
+    # make it wobble with alpha_c by rounding).
+    others = [functools.reduce(jnp.add, [a for j, a in enumerate(alpha) if j != c], zero)
+              for c in range(len(targets))]
+    return tuple(_bounds.critical_mass(
+        params["target_success"], strategy=strategy, alpha_others=others[c],
+        beta=beta[c], xi_c=params["xi_c"][c], xi=params["xi"][c], eps=params["eps"],
+        **{extra_name: params[extra_name][c]}) for c in range(len(targets)))
+  return fn
+
+
+def _scenario_arrays(scenario: Scenario, dtype) -> tuple[np.ndarray, np.ndarray, Any]:
+  """p0 at the sweep's dtype, the maps, and ``feature_only`` as mixtures takes it."""
+  flags = scenario.feature_only
+  flags = flags if isinstance(flags, bool) else np.asarray(flags, bool)
+  return (np.asarray(scenario.p0, np.dtype(dtype)), np.asarray(scenario.signal_maps, np.int32),
+          flags)
+
+
+def _exact(params, targets, scenario):
+  """Exact worst-case success (SPEC §2) at every point of a block.
+
+  The per-point masses and eps broadcast to the block's shape, are flattened
+  to a batch of scenarios and go through ``jax.vmap`` of
+  :func:`acajax.mixtures.worst_case_success`; p0 and the maps are constants.
+  """
+  alpha, eps = params["alpha"], params["eps"]
+  dtype = eps.dtype
+  p0, maps, flags = _scenario_arrays(scenario, dtype)
+  shape = jnp.broadcast_shapes(eps.shape, *(a.shape for a in alpha))
+  masses = jnp.stack([jnp.broadcast_to(a, shape).reshape(-1) for a in alpha], axis=-1)
+  labels = np.asarray(targets, np.int32)
+
+  def one(masses_point, eps_point):
+    return mixtures.worst_case_success(p0, maps, labels, masses_point, eps=eps_point,
+                                       feature_only=flags)
+
+  success = jax.vmap(one)(masses, jnp.broadcast_to(eps, shape).reshape(-1)).astype(dtype)
+  return tuple(success[:, c].reshape(shape) for c in range(len(targets)))
+
+
+# Parameters that a [scenario] determines when neither fixed nor swept (SPEC §3).
+SCENARIO_PARAMETERS = ("xi_c", "xi", "delta", "p")
+
+
+@functools.lru_cache(maxsize=16)
+def _scenario_defaults(scenario: Scenario, targets: tuple[int, ...], dtype: str):
+  """xi_c, xi, delta, p of the scenario (none depends on the masses), per collective."""
+  p0, maps, flags = _scenario_arrays(scenario, dtype)
+  with jax.ensure_compile_time_eval():   # concrete even when first asked inside a trace
+    par = mixtures.scenario_parameters(p0, maps, np.asarray(targets, np.int32),
+                                       np.zeros(len(targets), p0.dtype), feature_only=flags)
+  return {name: tuple(np.asarray(getattr(par, name)).tolist()) for name in SCENARIO_PARAMETERS}
+
+
+_COMMON = ("alpha", "xi_c", "xi", "eps")
+BOUNDS: dict[str, Bound] = {
+    "exact": Bound(_exact, ("alpha", "eps"), (), "success",
+                   "exact worst-case success of the spec's finite [scenario] (SPEC §2)",
+                   needs_scenario=True),
+    "feature_label": Bound(_feature_label, _COMMON + ("delta",), ("beta",), "success",
+                           "Theorem 1, feature-label collectives (SPEC §4)"),
+    "feature_only": Bound(_feature_only("sound"), _COMMON + ("p",), ("beta",), "success",
+                          "Theorem 2, feature-only, sound form (SPEC §5)"),
+    "feature_only_published": Bound(
+        _feature_only("published"), _COMMON + ("p",), ("beta",), "success",
+        "Theorem 2 as published (not a valid bound; SPEC §5)"),
+    "critical_mass_feature_label": Bound(
+        _critical_mass("feature_label"), _COMMON + ("delta", "target_success"), ("beta",),
+        "mass", "critical mass of each collective, others fixed, feature-label (SPEC §8)"),
+    "critical_mass_feature_only": Bound(
+        _critical_mass("feature_only"), _COMMON + ("p", "target_success"), ("beta",), "mass",
+        "critical mass of each collective, others fixed, feature-only sound (SPEC §8)"),
+}
+
+
+# -- outputs and columns --------------------------------------------------------
+
+
+def output_columns(spec: SweepSpec) -> list[str]:
+  """The per-point outputs of a spec, before any reduction over axes.
+
+  Examples:
+    >>> from acajax.sweep import Axis, SweepSpec, output_columns
+    >>> spec = SweepSpec(axes={"xi": Axis.linspace(0, .2, 3)}, bounds=("feature_label",),
+    ...                  collectives=2, collective=("each", "s_min"))
+    >>> output_columns(spec)
+    ['feature_label[0]', 'feature_label[1]', 'feature_label.s_min']
+  """
+  columns = []
+  for name in spec.bounds:
+    if BOUNDS[name].kind == "mass" or "each" in spec.collective:
+      columns += [f"{name}[{c}]" for c in range(spec.collectives)]
+    if BOUNDS[name].kind == "success":
+      columns += [f"{name}.{op}" for op in ("s_min", "s_w") if op in spec.collective]
+  return columns
+
+
+def _reduce_fields(ops) -> tuple[tuple[str, ...], bool, bool]:
+  """Which running values a reduction needs: (directions, argmin?, argmax?)."""
+  directions = tuple(d for d in ("min", "max") if d in ops or f"arg{d}" in ops)
+  return directions, "argmin" in ops, "argmax" in ops
+
+
+def result_columns(spec: SweepSpec) -> list[str]:
+  """Every column of the result table, in order: kept axes, then outputs.
+
+  Examples:
+    >>> from acajax.sweep import Axis, Reduce, SweepSpec, result_columns
+    >>> spec = SweepSpec(axes={"xi": Axis.linspace(0, .2, 3), "eps": Axis.of([0, .1])},
+    ...                  bounds=("feature_label",), reduce=Reduce(("eps",), ("argmin",)))
+    >>> result_columns(spec)
+    ['xi', 'feature_label[0].min', 'feature_label[0].argmin.eps']
+  """
+  kept = [name for name in spec.axes if name not in spec.reduce.over]
+  if not spec.reduce.over:
+    return kept + output_columns(spec)
+  directions, _, _ = _reduce_fields(spec.reduce.ops)
+  columns = list(kept)
+  for out in output_columns(spec):
+    for direction in directions:
+      columns.append(f"{out}.{direction}")
+      if f"arg{direction}" in spec.reduce.ops:
+        columns += [f"{out}.arg{direction}.{axis}" for axis in spec.reduce.over]
+  return columns
+
+
+def chunk_bytes(spec: SweepSpec) -> int:
+  """Estimated peak device memory of one chunk (used by the memory cap check).
+
+  XLA fuses the formulas into the reductions, but may materialise each output
+  (and a few parameter blocks) once per chunk; the estimate counts two
+  buffers per output plus four, at the spec's dtype, and the axes. The exact
+  engine adds per point about four (K, n) and (M, n) tables (mixture,
+  margins, hits) for every point evaluated at once (at most the grid).
+  """
+  itemsize = np.dtype(spec.dtype).itemsize
+  outputs = len(output_columns(spec))
+  axes = sum(len(axis) for axis in spec.axes.values())
+  total = spec.chunk_points * itemsize * (2 * outputs + 4) + axes * itemsize
+  if any(BOUNDS[name].needs_scenario for name in spec.bounds) and spec.scenario is not None:
+    num_points, num_labels = spec.scenario.shape
+    at_once = min(spec.chunk_points, spec.num_points)
+    total += at_once * itemsize * 4 * num_points * (num_labels + spec.collectives)
+  return total
+
+
+# -- the chunk plan -------------------------------------------------------------

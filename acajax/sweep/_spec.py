@@ -1,0 +1,761 @@
+"""Sweep specifications: a TOML file, or the same as a Python object.
+
+A sweep evaluates bounds of the registry in :mod:`acajax.sweep` over a grid:
+named axes over their parameters, the other parameters fixed, and optional
+reductions over chosen axes. The TOML layout (every table optional except
+``[axes]``; keys in the order shown)::
+
+  name = "alignment"                 # used in titles and file names
+  description = "free text"
+  collectives = 2                    # M; per-collective parameters have M entries
+  targets = [0, 1]                   # target label per collective (default 0..M-1)
+  bounds = ["feature_label"]         # names from acajax.sweep.BOUNDS
+  collective = ["each", "s_min", "s_w"]   # per collective, and/or SPEC §7 corollaries
+  dtype = "float32"                  # or "float64"
+
+  [scenario]                         # optional: a finite scenario (SPEC §1)
+  p0 = [[0.4, 0.1], [0.1, 0.4]]      # (n, K) joint table of P0, summing to 1
+  signal_maps = [[1, 1], [0, 0]]     # (M, n) point indices g_c(x) in [0, n)
+  feature_only = false               # or a list of M bools (default false: FL)
+
+  [fixed]                            # parameters held fixed
+  alpha = [0.05, 0.05]               # per collective: a list of M, or one number for all
+  eps = 0.05
+
+  [axes]                             # the grid, in this order (first = slowest)
+  beta = {kind = "linspace", start = 0.0, stop = 0.05, num = 51}
+  "alpha[0]" = {kind = "logspace", start = 0.001, stop = 0.3, num = 40}
+  xi = {kind = "values", values = [0.0, 0.05, 0.1]}
+
+  [reduce]                           # optional: reduce over these axes
+  over = ["alpha[0]"]
+  ops = ["min", "argmin"]            # min, max, argmin, argmax
+
+  [run]
+  chunk_points = 4194304             # points per evaluated chunk
+  memory_cap_mb = 1024               # refuse plans whose buffers exceed this
+
+Axis kinds: ``linspace`` (``num`` points from ``start`` to ``stop``, both
+included, as ``numpy.linspace``), ``logspace`` (``num`` points spaced evenly on
+a log scale; ``start`` and ``stop`` are the **endpoints themselves**, not
+base-10 exponents — ``numpy.geomspace``), and ``values`` (an explicit list).
+An axis named ``alpha`` sets every collective's ``alpha``; ``alpha[1]`` sets
+collective 1's only, the others coming from ``[fixed]``.
+
+A ``[scenario]`` is what the bound ``exact`` (the exact worst-case success of
+:mod:`acajax.mixtures`, SPEC §2) evaluates, at each point's masses ``alpha``
+and ``eps``, with the spec's ``targets``. Given a scenario, the closed-form
+bounds take ``xi_c``, ``xi``, ``delta`` and ``p`` from it
+(:func:`acajax.mixtures.scenario_parameters`) unless ``[fixed]`` or an axis
+sets them, so ``bounds = ["exact", "feature_label"]`` shows how tight the
+bound is at every point.
+
+Every mistake is reported before anything is compiled, as a :class:`SpecError`
+whose message names the file, the key and the allowed values or range.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import pathlib
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from acajax.runs import _spec as spec_io
+from acajax.runs._spec import SpecError
+from acajax.sweep._registry import (BOUNDS, PARAMETERS, SCENARIO_PARAMETERS, chunk_bytes,
+                                    result_columns)
+
+__all__ = [
+    "AXIS_KINDS",
+    "Axis",
+    "COLLECTIVE_OPS",
+    "DTYPES",
+    "MAX_AXIS_POINTS",
+    "REDUCE_OPS",
+    "Reduce",
+    "Scenario",
+    "SpecError",
+    "SweepSpec",
+    "load",
+    "loads",
+    "parse",
+]
+
+AXIS_KINDS = ("linspace", "logspace", "values")
+REDUCE_OPS = ("min", "max", "argmin", "argmax")
+COLLECTIVE_OPS = ("each", "s_min", "s_w")
+DTYPES = ("float32", "float64")
+# One axis is materialised as a 1-D array (host and device); the grid never is.
+MAX_AXIS_POINTS = 2**24
+DEFAULT_CHUNK_POINTS = 2**22
+DEFAULT_MEMORY_CAP_MB = 1024.0
+PYTHON_SOURCE = "<SweepSpec>"
+
+_TOP_KEYS = ("name", "description", "collectives", "targets", "bounds", "collective", "dtype",
+             "scenario", "fixed", "axes", "reduce", "run")
+_SCENARIO_KEYS = ("p0", "signal_maps", "feature_only")
+_AXIS_NAME = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(-?\d+)\])?$")
+
+
+_fail = spec_io.fail
+
+
+@dataclasses.dataclass(frozen=True)
+class Axis:
+  """One axis of the grid.
+
+  Attributes:
+    kind: ``"linspace"``, ``"logspace"`` (endpoints, as ``numpy.geomspace``)
+      or ``"values"``.
+    start: first value (linspace, logspace).
+    stop: last value, included (linspace, logspace).
+    num: number of points (linspace, logspace).
+    values: the explicit values (values).
+
+  Examples:
+    >>> from acajax.sweep import Axis
+    >>> print(Axis.linspace(0.0, 0.1, 5).to_numpy().round(3))
+    [0.    0.025 0.05  0.075 0.1  ]
+    >>> print(Axis.logspace(0.001, 0.1, 3).to_numpy().round(3))
+    [0.001 0.01  0.1  ]
+    >>> len(Axis.of([0.1, 0.2]))
+    2
+  """
+  kind: str
+  start: float | None = None
+  stop: float | None = None
+  num: int | None = None
+  values: tuple[float, ...] | None = None
+
+  @classmethod
+  def linspace(cls, start: float, stop: float, num: int) -> "Axis":
+    """``num`` evenly spaced points from ``start`` to ``stop`` (both included)."""
+    return cls("linspace", start=start, stop=stop, num=num)
+
+  @classmethod
+  def logspace(cls, start: float, stop: float, num: int) -> "Axis":
+    """``num`` log-evenly spaced points; ``start``/``stop`` are the endpoints."""
+    return cls("logspace", start=start, stop=stop, num=num)
+
+  @classmethod
+  def of(cls, values: Sequence[float]) -> "Axis":
+    """An axis of explicit values."""
+    return cls("values", values=tuple(values))
+
+  def __len__(self) -> int:
+    return len(self.values) if self.kind == "values" else int(self.num)
+
+  def to_numpy(self) -> np.ndarray:
+    """The axis values as a float64 array (1-D; the grid is never built)."""
+    if self.kind == "linspace":
+      return np.linspace(self.start, self.stop, self.num, dtype=np.float64)
+    if self.kind == "logspace":
+      return np.geomspace(self.start, self.stop, self.num, dtype=np.float64)
+    return np.asarray(self.values, dtype=np.float64)
+
+  def to_dict(self) -> dict[str, Any]:
+    if self.kind == "values":
+      return {"kind": "values", "values": [float(v) for v in self.values]}
+    return {"kind": self.kind, "start": float(self.start), "stop": float(self.stop),
+            "num": int(self.num)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Reduce:
+  """Reductions over some axes of the grid.
+
+  Attributes:
+    over: the axes reduced away (names as in ``SweepSpec.axes``); empty for
+      none, when every grid point is a row of the result.
+    ops: any of ``"min"``, ``"max"``, ``"argmin"``, ``"argmax"``. NaN
+      (out-of-domain) points are skipped; a row whose reduced points are all
+      NaN gives NaN. ``argmin``/``argmax`` report the axis values at the first
+      extreme point in grid order (ties go to the first, as ``numpy.argmin``).
+  """
+  over: tuple[str, ...] = ()
+  ops: tuple[str, ...] = ("min",)
+
+
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+  """A finite scenario (SPEC §1) for the bound ``exact``; targets come from the spec.
+
+  Validation (:meth:`SweepSpec.validated`) turns the fields into nested tuples,
+  so a validated scenario is hashable and compares by value.
+
+  Attributes:
+    p0: (n, K) joint table of P0: non-negative, summing to 1 (within 1e-6 in
+      float64, 1e-5 in float32, as :mod:`acajax.mixtures`), K >= 2.
+    signal_maps: (M, n) deterministic signal maps, entries in [0, n).
+    feature_only: one bool for every collective, or M bools (False:
+      feature-label).
+  """
+  p0: Any
+  signal_maps: Any
+  feature_only: Any = False
+
+  @property
+  def shape(self) -> tuple[int, int]:
+    """(n, K)."""
+    return len(self.p0), len(self.p0[0])
+
+  def to_dict(self) -> dict[str, Any]:
+    flags = self.feature_only
+    return {"p0": [[float(v) for v in row] for row in self.p0],
+            "signal_maps": [[int(v) for v in row] for row in self.signal_maps],
+            "feature_only": bool(flags) if isinstance(flags, (bool, np.bool_))
+                            else [bool(f) for f in flags]}
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepSpec:
+  """A sweep: what to evaluate, over which grid, with which reductions.
+
+  Build it directly, or with :func:`load` / :func:`loads` from TOML (the
+  module docstring shows the layout); then pass it to :func:`acajax.sweep.run`.
+  Construction does not validate; :meth:`validated` (called by every entry
+  point before compiling) does.
+
+  Attributes:
+    axes: axis name -> :class:`Axis`, in grid order (the first varies slowest).
+    bounds: names of bounds in :data:`acajax.sweep.BOUNDS`.
+    fixed: parameter -> a number, or a sequence of M numbers for a
+      per-collective parameter.
+    collectives: the number M of collectives.
+    targets: target label of each collective (default ``0..M-1``: all
+      opposed). Alignment ``beta`` is derived from them unless ``beta`` is
+      fixed or swept.
+    collective: over the collective axis, ``"each"`` (one column per
+      collective), ``"s_min"`` and ``"s_w"`` (SPEC §7; success bounds only).
+    reduce: the :class:`Reduce` over axes.
+    dtype: ``"float32"`` (default, faster) or ``"float64"`` (needs
+      ``jax_enable_x64``).
+    scenario: an optional finite :class:`Scenario` (or a dict with its
+      fields): required by ``exact``; the source of ``xi_c``, ``xi``,
+      ``delta`` and ``p`` when neither fixed nor swept.
+    name: a short name.
+    description: free text.
+    chunk_points: points evaluated per chunk (bounds the working memory).
+    memory_cap_mb: the plan is refused if its buffers would exceed this.
+    source: where the spec came from, for error messages.
+  """
+  axes: Mapping[str, Axis]
+  bounds: tuple[str, ...]
+  fixed: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  collectives: int = 1
+  targets: tuple[int, ...] | None = None
+  collective: tuple[str, ...] = ("each",)
+  reduce: Reduce = Reduce()
+  dtype: str = "float32"
+  scenario: Scenario | Mapping[str, Any] | None = None
+  name: str = "sweep"
+  description: str = ""
+  chunk_points: int = DEFAULT_CHUNK_POINTS
+  memory_cap_mb: float = DEFAULT_MEMORY_CAP_MB
+  source: str = dataclasses.field(default=PYTHON_SOURCE, compare=False)
+
+  # -- derived views ------------------------------------------------------
+
+  @property
+  def axis_names(self) -> tuple[str, ...]:
+    return tuple(self.axes)
+
+  @property
+  def shape(self) -> tuple[int, ...]:
+    """The grid shape, one entry per axis."""
+    return tuple(len(axis) for axis in self.axes.values())
+
+  @property
+  def num_points(self) -> int:
+    """The number of grid points (a Python int; may exceed 2**63 only in theory)."""
+    return math.prod(self.shape)
+
+  @property
+  def target_labels(self) -> tuple[int, ...]:
+    return tuple(range(self.collectives)) if self.targets is None else tuple(self.targets)
+
+  def replace(self, **changes) -> "SweepSpec":
+    """A copy with some fields changed (``dataclasses.replace``)."""
+    return dataclasses.replace(self, **changes)
+
+  def to_dict(self) -> dict[str, Any]:
+    """A plain dict in the TOML layout (round-trips through :func:`parse`)."""
+    fixed = {k: (list(map(float, v)) if isinstance(v, (list, tuple, np.ndarray)) else float(v))
+             for k, v in self.fixed.items()}
+    # Only when present, so specs without one keep their fingerprints.
+    scenario = self.scenario
+    if isinstance(scenario, Mapping):   # not yet validated
+      scenario = Scenario(**scenario)
+    scenario = {} if scenario is None else {"scenario": scenario.to_dict()}
+    return {
+        "name": self.name, "description": self.description,
+        "collectives": int(self.collectives), "targets": list(self.target_labels),
+        "bounds": list(self.bounds), "collective": list(self.collective), "dtype": self.dtype,
+        **scenario, "fixed": fixed, "axes": {k: a.to_dict() for k, a in self.axes.items()},
+        "reduce": {"over": list(self.reduce.over), "ops": list(self.reduce.ops)},
+        "run": {"chunk_points": int(self.chunk_points),
+                "memory_cap_mb": float(self.memory_cap_mb)},
+    }
+
+  def to_toml(self) -> str:
+    """The spec as TOML text (what ``acajax sweep`` records as ``spec.toml``)."""
+    return _dump_toml(self.to_dict())
+
+  def fingerprint(self) -> str:
+    """A hash of everything that determines the results (for resumption)."""
+    data = self.to_dict()
+    data.pop("description")
+    data.pop("name")
+    text = json.dumps(data, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+  def validated(self) -> "SweepSpec":
+    """Checks the spec against the registry; returns it normalised.
+
+    Raises:
+      SpecError: naming the file (``source``), the key and the allowed range.
+    """
+    return _validate(self)
+
+
+# -- TOML ------------------------------------------------------------------
+
+
+def load(path: str | pathlib.Path) -> SweepSpec:
+  """Reads and validates a TOML sweep spec.
+
+  Args:
+    path: the ``.toml`` file.
+
+  Returns:
+    The validated :class:`SweepSpec`.
+
+  Raises:
+    SpecError: the file is missing, not TOML, or the spec is invalid; the
+      message names the file and key.
+  """
+  return loads(spec_io.read_text(path, "sweep spec"), source=str(path))
+
+
+def loads(text: str, *, source: str = "<string>") -> SweepSpec:
+  """Parses and validates TOML text; ``source`` names it in error messages.
+
+  Examples:
+    >>> from acajax import sweep
+    >>> spec = sweep.loads('''
+    ... bounds = ["feature_label"]
+    ... [fixed]
+    ... xi_c = 0.01
+    ... xi = 0.0
+    ... delta = 0.5
+    ... eps = 0.05
+    ... [axes]
+    ... alpha = {kind = "linspace", start = 0.01, stop = 0.2, num = 20}
+    ... ''')
+    >>> spec.shape, spec.num_points
+    ((20,), 20)
+  """
+  return parse(spec_io.loads_toml(text, source), source=source)
+
+
+def parse(data: Mapping[str, Any], *, source: str = "<dict>") -> SweepSpec:
+  """Builds and validates a spec from a dict in the TOML layout."""
+  if not isinstance(data, Mapping):
+    raise SpecError(f"{source}: the spec must be a table (dict); got {type(data).__name__}")
+  for key in data:
+    if key not in _TOP_KEYS:
+      raise _fail(source, key, f"unknown key; allowed keys: {', '.join(_TOP_KEYS)}")
+  for key in ("axes", "bounds"):
+    if key not in data:
+      raise _fail(source, key, "missing (a sweep needs [axes] and a bounds list)")
+  axes_data = _table(source, "axes", data["axes"])
+  axes = {name: _parse_axis(source, f"axes.{_quote(name)}", value)
+          for name, value in axes_data.items()}
+  reduce_data = _table(source, "reduce", data.get("reduce", {}))
+  for key in reduce_data:
+    if key not in ("over", "ops"):
+      raise _fail(source, f"reduce.{key}", "unknown key; allowed keys: over, ops")
+  run = _table(source, "run", data.get("run", {}))
+  for key in run:
+    if key not in ("chunk_points", "memory_cap_mb"):
+      raise _fail(source, f"run.{key}", "unknown key; allowed keys: chunk_points, memory_cap_mb")
+  targets = data.get("targets")
+  scenario = data.get("scenario")
+  if scenario is not None:
+    scenario_data = _table(source, "scenario", scenario)
+    for key in scenario_data:
+      if key not in _SCENARIO_KEYS:
+        raise _fail(source, f"scenario.{key}",
+                    f"unknown key; allowed keys: {', '.join(_SCENARIO_KEYS)}")
+    for key in _SCENARIO_KEYS[:2]:
+      if key not in scenario_data:
+        raise _fail(source, f"scenario.{key}", "missing (a scenario needs p0 and signal_maps)")
+    scenario = Scenario(scenario_data["p0"], scenario_data["signal_maps"],
+                        scenario_data.get("feature_only", False))
+  spec = SweepSpec(
+      axes=axes,
+      bounds=tuple(_string_list(source, "bounds", data["bounds"])),
+      fixed=dict(_table(source, "fixed", data.get("fixed", {}))),
+      collectives=data.get("collectives", 1),
+      targets=None if targets is None else tuple(_list(source, "targets", targets)),
+      collective=tuple(_string_list(source, "collective", data.get("collective", ["each"]))),
+      reduce=Reduce(over=tuple(_string_list(source, "reduce.over", reduce_data.get("over", []))),
+                    ops=tuple(_string_list(source, "reduce.ops", reduce_data.get("ops", ["min"])))),
+      dtype=data.get("dtype", "float32"),
+      scenario=scenario,
+      name=data.get("name", pathlib.Path(source).stem if source.endswith(".toml") else "sweep"),
+      description=data.get("description", ""),
+      chunk_points=run.get("chunk_points", DEFAULT_CHUNK_POINTS),
+      memory_cap_mb=run.get("memory_cap_mb", DEFAULT_MEMORY_CAP_MB),
+      source=source)
+  return spec.validated()
+
+
+def _quote(name: str) -> str:
+  return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else f'"{name}"'
+
+
+_table = spec_io.table
+_list = spec_io.list_of
+_string_list = spec_io.string_list
+_is_number = spec_io.is_number
+_is_int = spec_io.is_int
+
+
+def _parse_axis(source: str, key: str, value) -> Axis:
+  if isinstance(value, Axis):
+    return value
+  if not isinstance(value, Mapping):
+    raise _fail(source, key, 'an axis is a table such as {kind = "linspace", start = 0.0, '
+                             f'stop = 0.1, num = 11}} (fixed values go in [fixed]); got {value!r}')
+  table = value
+  kind = table.get("kind")
+  if kind not in AXIS_KINDS:
+    raise _fail(source, f"{key}.kind", f"must be one of {', '.join(AXIS_KINDS)}; got {kind!r}")
+  allowed = ("kind", "values") if kind == "values" else ("kind", "start", "stop", "num")
+  for name in table:
+    if name not in allowed:
+      raise _fail(source, f"{key}.{name}",
+                  f"unknown key for a {kind} axis; allowed keys: {', '.join(allowed)}")
+  if kind == "values":
+    if "values" not in table:
+      raise _fail(source, f"{key}.values", "missing (a values axis lists its values)")
+    return Axis("values", values=tuple(_list(source, f"{key}.values", table["values"])))
+  for name in ("start", "stop", "num"):
+    if name not in table:
+      raise _fail(source, f"{key}.{name}", f"missing (a {kind} axis needs start, stop, num)")
+  return Axis(kind, start=table["start"], stop=table["stop"], num=table["num"])
+
+
+def _dump_value(value) -> str:
+  if isinstance(value, bool):
+    return "true" if value else "false"
+  if isinstance(value, int):
+    return str(value)
+  if isinstance(value, float):
+    if math.isnan(value) or math.isinf(value):
+      return ("-" if value < 0 else "") + ("nan" if math.isnan(value) else "inf")
+    return repr(value)
+  if isinstance(value, str):
+    return json.dumps(value)  # a TOML basic string is a JSON string
+  if isinstance(value, (list, tuple)):
+    return "[" + ", ".join(_dump_value(v) for v in value) + "]"
+  if isinstance(value, Mapping):
+    return "{" + ", ".join(f"{_quote(k)} = {_dump_value(v)}" for k, v in value.items()) + "}"
+  raise TypeError(f"cannot write {type(value).__name__} as TOML")
+
+
+def _dump_toml(data: Mapping[str, Any]) -> str:
+  lines, tables = [], []
+  for key, value in data.items():
+    if isinstance(value, Mapping):
+      tables.append((key, value))
+    else:
+      lines.append(f"{_quote(key)} = {_dump_value(value)}")
+  for key, table in tables:
+    lines.append("")
+    lines.append(f"[{key}]")
+    lines.extend(f"{_quote(k)} = {_dump_value(v)}" for k, v in table.items())
+  return "\n".join(lines) + "\n"
+
+
+# -- validation -------------------------------------------------------------
+
+
+def _range_text(param) -> str:
+  low = "[" if param.low_inclusive else "("
+  high = "]" if param.high_inclusive else ")"
+  return f"{low}{param.low:g}, {param.high:g}{high}"
+
+
+def _check_in_domain(source: str, key: str, name: str, value, param) -> float:
+  if not _is_number(value) or not math.isfinite(value):
+    raise _fail(source, key, f"must be a finite number in {name}'s domain "
+                             f"{_range_text(param)}; got {value!r}")
+  value = float(value)
+  low_ok = value >= param.low if param.low_inclusive else value > param.low
+  high_ok = value <= param.high if param.high_inclusive else value < param.high
+  if not (low_ok and high_ok):
+    raise _fail(source, key, f"{value:g} is outside the domain of {name}, {_range_text(param)}")
+  return value
+
+
+def _split_axis_name(source: str, key: str, name: str, parameters, num_collectives: int):
+  match = _AXIS_NAME.match(name)
+  if match is None:
+    raise _fail(source, key, "an axis name is a parameter, optionally with a collective index "
+                             "as in alpha[0]")
+  base, index = match.group(1), match.group(2)
+  if base not in parameters:
+    raise _fail(source, key, f"unknown parameter {base!r}; known parameters: "
+                             f"{', '.join(parameters)}")
+  if index is not None:
+    index = int(index)
+    if not parameters[base].per_collective:
+      raise _fail(source, key, f"{base} is one number per scenario; it takes no collective "
+                               "index")
+    if not 0 <= index < num_collectives:
+      raise _fail(source, key, f"collective index must be in [0, {num_collectives - 1}] "
+                               f"(collectives = {num_collectives}); got {index}")
+  return base, index
+
+
+def _validate(spec: SweepSpec) -> SweepSpec:
+  src = spec.source
+  m = spec.collectives
+  if not _is_int(m) or m < 1:
+    raise _fail(src, "collectives", f"must be an integer >= 1; got {m!r}")
+  m = int(m)
+  targets = spec.target_labels
+  if len(targets) != m or not all(_is_int(t) and t >= 0 for t in targets):
+    raise _fail(src, "targets", f"must list {m} non-negative integer labels (one per "
+                                f"collective); got {list(targets)!r}")
+  if spec.dtype not in DTYPES:
+    raise _fail(src, "dtype", f"must be one of {', '.join(DTYPES)}; got {spec.dtype!r}")
+  if not isinstance(spec.name, str) or not isinstance(spec.description, str):
+    raise _fail(src, "name", "name and description must be strings")
+
+  # Bounds and what they need.
+  if not spec.bounds:
+    raise _fail(src, "bounds", f"must name at least one bound; known: {', '.join(BOUNDS)}")
+  for name in spec.bounds:
+    if name not in BOUNDS:
+      raise _fail(src, "bounds", f"unknown bound {name!r}; known bounds: {', '.join(BOUNDS)}")
+  if len(set(spec.bounds)) != len(spec.bounds):
+    raise _fail(src, "bounds", f"lists a bound twice: {list(spec.bounds)}")
+  for op in spec.collective:
+    if op not in COLLECTIVE_OPS:
+      raise _fail(src, "collective", f"unknown entry {op!r}; allowed: "
+                                     f"{', '.join(COLLECTIVE_OPS)}")
+  if not spec.collective:
+    raise _fail(src, "collective", f"must list at least one of {', '.join(COLLECTIVE_OPS)}")
+  needed = {p for name in spec.bounds for p in BOUNDS[name].params}
+  optional = {p for name in spec.bounds for p in BOUNDS[name].optional}
+
+  # The finite scenario.
+  scenario = None
+  if spec.scenario is not None:
+    scenario = _validate_scenario(src, spec.scenario, m, targets, spec.dtype)
+  users = [name for name in spec.bounds if BOUNDS[name].needs_scenario]
+  if users and scenario is None:
+    raise _fail(src, "scenario", f"missing: the bound {users[0]!r} needs a finite scenario, a "
+                                 "[scenario] table with p0 = (n, K) joint table and "
+                                 "signal_maps = (M, n) point indices")
+  derived = set(SCENARIO_PARAMETERS) if scenario is not None else set()
+
+  # Fixed parameters.
+  fixed = {}
+  for name, value in spec.fixed.items():
+    key = f"fixed.{name}"
+    if name not in PARAMETERS:
+      raise _fail(src, key, f"unknown parameter; known parameters: {', '.join(PARAMETERS)}")
+    param = PARAMETERS[name]
+    if isinstance(value, (list, tuple, np.ndarray)):
+      if not param.per_collective:
+        raise _fail(src, key, f"{name} is one number per scenario; got a list")
+      if len(value) != m:
+        raise _fail(src, key, f"must have one entry per collective ({m}); got {len(value)}")
+      fixed[name] = tuple(_check_in_domain(src, f"{key}[{i}]", name, v, param)
+                          for i, v in enumerate(value))
+    else:
+      fixed[name] = _check_in_domain(src, key, name, value, param)
+
+  # Axes.
+  if not spec.axes:
+    raise _fail(src, "axes", "must define at least one axis")
+  axes = {}
+  swept: dict[str, set] = {}
+  for name, axis in spec.axes.items():
+    key = f"axes.{_quote(name)}"
+    base, index = _split_axis_name(src, key, name, PARAMETERS, m)
+    param = PARAMETERS[base]
+    if base not in needed | optional:
+      raise _fail(src, key, f"{base} is used by none of the bounds {list(spec.bounds)}; "
+                            f"they use: {', '.join(sorted(needed | optional))}")
+    components = swept.setdefault(base, set())
+    whole = set(range(m)) if param.per_collective else {None}
+    new = whole if index is None else {index}
+    if components & new:
+      raise _fail(src, key, f"sweeps {base} twice (an axis '{base}' covers every collective)")
+    components |= new
+    if index is None and base in fixed:
+      raise _fail(src, key, f"{base} is both fixed and swept; remove fixed.{base} or sweep "
+                            f"one collective, as in {base}[0]")
+    axes[name] = _validate_axis(src, key, base, axis, param)
+
+  # Every needed parameter is determined.
+  for name in sorted(needed):
+    param = PARAMETERS[name]
+    whole = set(range(m)) if param.per_collective else {None}
+    if name in fixed or swept.get(name, set()) >= whole or name in derived:
+      continue
+    missing = sorted(whole - swept.get(name, set()))
+    hint = "" if missing == [None] else f" (collectives {missing} are not swept)"
+    users = [b for b in spec.bounds if name in BOUNDS[b].params]
+    raise _fail(src, f"fixed.{name}", f"required by {', '.join(users)} but neither fixed nor "
+                                      f"swept{hint}; domain {_range_text(param)}")
+
+  # Reductions.
+  over = spec.reduce.over
+  for name in over:
+    if name not in axes:
+      raise _fail(src, "reduce.over", f"{name!r} is not an axis; axes: {', '.join(axes)}")
+  if len(set(over)) != len(over):
+    raise _fail(src, "reduce.over", f"lists an axis twice: {list(over)}")
+  for op in spec.reduce.ops:
+    if op not in REDUCE_OPS:
+      raise _fail(src, "reduce.ops", f"unknown op {op!r}; allowed: {', '.join(REDUCE_OPS)}")
+  if over and not spec.reduce.ops:
+    raise _fail(src, "reduce.ops", f"must list at least one of {', '.join(REDUCE_OPS)}")
+
+  # Run settings.
+  if not _is_int(spec.chunk_points) or not 1 <= spec.chunk_points <= 2**28:
+    raise _fail(src, "run.chunk_points", f"must be an integer in [1, {2**28}]; "
+                                         f"got {spec.chunk_points!r}")
+  if not _is_number(spec.memory_cap_mb) or not spec.memory_cap_mb > 0:
+    raise _fail(src, "run.memory_cap_mb", f"must be a number > 0; got {spec.memory_cap_mb!r}")
+
+  spec = dataclasses.replace(spec, collectives=m, targets=tuple(int(t) for t in targets),
+                             scenario=scenario, fixed=fixed, axes=axes, chunk_points=int(spec.chunk_points),
+                             memory_cap_mb=float(spec.memory_cap_mb),
+                             bounds=tuple(spec.bounds), collective=tuple(spec.collective),
+                             reduce=Reduce(tuple(over), tuple(spec.reduce.ops)))
+  _check_memory(spec)
+  return spec
+
+
+def _validate_scenario(src: str, scenario, m: int, targets, dtype: str) -> Scenario:
+  """Checks a finite scenario (SPEC §1) in NumPy; returns it as nested tuples."""
+  if isinstance(scenario, Mapping):
+    for key in scenario:
+      if key not in _SCENARIO_KEYS:
+        raise _fail(src, f"scenario.{key}", f"unknown key; allowed keys: "
+                                            f"{', '.join(_SCENARIO_KEYS)}")
+    scenario = Scenario(scenario.get("p0"), scenario.get("signal_maps"),
+                        scenario.get("feature_only", False))
+  if not isinstance(scenario, Scenario):
+    raise _fail(src, "scenario", f"must be a table with keys {', '.join(_SCENARIO_KEYS)}; "
+                                 f"got {type(scenario).__name__}")
+
+  def numbers(key, value, kind):
+    try:
+      array = np.asarray(value)
+    except (ValueError, TypeError):   # ragged
+      array = None
+    if (array is None or array.ndim != 2 or array.size == 0
+        or not all((_is_number if kind == "number" else _is_int)(v)
+                   for v in array.reshape(-1).tolist())):
+      raise _fail(src, key, f"must be {kind}s in a rectangular table (list of lists); "
+                            f"got {value!r}")
+    return array
+
+  p0 = numbers("scenario.p0", scenario.p0, "number").astype(np.float64)
+  n, k = p0.shape
+  if k < 2:
+    raise _fail(src, "scenario.p0", f"must have shape (n, K) with K >= 2 labels; got {p0.shape}")
+  if not np.all(np.isfinite(p0)) or np.any(p0 < 0):
+    raise _fail(src, "scenario.p0", "must hold finite, non-negative joint probabilities")
+  tol = 1e-6 if dtype == "float64" else 1e-5   # as acajax.mixtures, at the spec's dtype
+  if abs(p0.sum() - 1) > tol:
+    raise _fail(src, "scenario.p0", f"must sum to 1 (tolerance {tol:g} at {dtype}); got "
+                                    f"{float(p0.sum()):.10g}")
+  maps = numbers("scenario.signal_maps", scenario.signal_maps, "integer")
+  if maps.shape != (m, n):
+    raise _fail(src, "scenario.signal_maps", f"must have shape (M, n) = ({m}, {n}) (collectives "
+                                             f"= {m}, p0 has {n} rows); got {maps.shape}")
+  maps = maps.astype(np.int64)
+  if np.any(maps < 0) or np.any(maps >= n):
+    raise _fail(src, "scenario.signal_maps", f"entries must be point indices in [0, {n - 1}]; "
+                                             f"got values in [{maps.min()}, {maps.max()}]")
+  flags = scenario.feature_only
+  if isinstance(flags, (bool, np.bool_)):
+    flags = bool(flags)
+  elif (isinstance(flags, (list, tuple, np.ndarray)) and len(flags) == m
+        and all(isinstance(f, (bool, np.bool_)) for f in flags)):
+    flags = tuple(bool(f) for f in flags)
+  else:
+    raise _fail(src, "scenario.feature_only", f"must be true, false or a list of {m} bools "
+                                              f"(one per collective); got {flags!r}")
+  if any(t >= k for t in targets):
+    raise _fail(src, "targets", f"must be labels in [0, {k - 1}] (scenario.p0 has K = {k} "
+                                f"columns); got {list(targets)!r}")
+  return Scenario(tuple(tuple(float(v) for v in row) for row in p0),
+                  tuple(tuple(int(v) for v in row) for row in maps), flags)
+
+
+def _validate_axis(src: str, key: str, name: str, axis, param) -> Axis:
+  if not isinstance(axis, Axis):
+    axis = _parse_axis(src, key, axis)
+  if axis.kind not in AXIS_KINDS:
+    raise _fail(src, f"{key}.kind", f"must be one of {', '.join(AXIS_KINDS)}; got {axis.kind!r}")
+  if axis.kind == "values":
+    values = axis.values if axis.values is not None else ()
+    if len(values) == 0:
+      raise _fail(src, f"{key}.values", "empty axis; list at least one value")
+    if len(values) > MAX_AXIS_POINTS:
+      raise _fail(src, f"{key}.values", f"at most {MAX_AXIS_POINTS} values per axis")
+    checked = tuple(_check_in_domain(src, f"{key}.values[{i}]", name, v, param)
+                    for i, v in enumerate(values))
+    return Axis("values", values=checked)
+  num = axis.num
+  if not _is_int(num) or not 1 <= num <= MAX_AXIS_POINTS:
+    problem = "empty axis; " if _is_int(num) and num < 1 else ""
+    raise _fail(src, f"{key}.num", f"{problem}must be an integer in [1, {MAX_AXIS_POINTS}]; "
+                                   f"got {num!r}")
+  start = _check_in_domain(src, f"{key}.start", name, axis.start, param)
+  stop = _check_in_domain(src, f"{key}.stop", name, axis.stop, param)
+  if axis.kind == "logspace" and (start <= 0 or stop <= 0):
+    bad = "start" if start <= 0 else "stop"
+    raise _fail(src, f"{key}.{bad}", f"a logspace axis needs endpoints > 0 (they are the "
+                                     f"values themselves, not exponents); got {min(start, stop):g}")
+  return Axis(axis.kind, start=start, stop=stop, num=int(num))
+
+
+def _check_memory(spec: SweepSpec) -> None:
+  """Refuses, before compiling, plans whose buffers exceed ``memory_cap_mb``."""
+  cap = spec.memory_cap_mb * 2**20
+  kept_points = math.prod(len(a) for n, a in spec.axes.items() if n not in spec.reduce.over)
+  columns = len(result_columns(spec))
+  # The result table (and the running accumulator behind it): 8 bytes per cell,
+  # twice over for the accumulator and the DataFrame built from it.
+  result_bytes = 16 * kept_points * columns
+  if result_bytes > cap:
+    need = math.ceil(result_bytes / 2**20)
+    raise _fail(spec.source, "reduce.over",
+                f"the result keeps {kept_points:,} grid points x {columns} columns, about "
+                f"{need:,} MB, over run.memory_cap_mb = {spec.memory_cap_mb:g}; reduce over "
+                f"more axes, or raise run.memory_cap_mb to at least {need}")
+  per_chunk = chunk_bytes(spec)
+  if per_chunk > cap:
+    raise _fail(spec.source, "run.chunk_points",
+                f"a chunk of {spec.chunk_points:,} points needs about "
+                f"{math.ceil(per_chunk / 2**20):,} MB, over run.memory_cap_mb = "
+                f"{spec.memory_cap_mb:g}; lower run.chunk_points (allowed: at most "
+                f"{max(1, int(spec.chunk_points * cap / per_chunk)):,})")
