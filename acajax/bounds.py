@@ -12,8 +12,12 @@ Conventions (SPEC §11):
   ``alpha > 0``, ``alpha_total < 1``, ``beta >= 0``,
   ``alpha + beta <= alpha_total`` (the misaligned mass is not negative, up to
   rounding), ``xi_c, xi, delta`` in [0, 1] and, for feature-only, ``p`` in
-  (0, 1]. Masked branches use the double-where trick, so gradients stay finite
-  (zero) there.
+  (0, 1]. Scenario-level functions add: masses non-negative with total in
+  (0, 1) (:func:`s_weighted`, :func:`scenario_bounds`), soft targets on the
+  simplex (:func:`alignment`, :func:`scenario_bounds`; tolerance
+  :data:`SOFT_TARGET_TOLERANCE`) and overlaps in [0, 1]. NaN inputs are out of
+  domain everywhere. Masked branches use the double-where trick, so gradients
+  stay finite (zero) there.
 * Static mistakes (shapes that do not broadcast, non-numeric dtypes, unknown
   ``variant`` or ``strategy``) raise ``ValueError``/``TypeError`` naming the
   argument.
@@ -47,6 +51,13 @@ __all__ = [
 
 VARIANTS = ("sound", "published")
 STRATEGIES = ("feature_label", "feature_only")
+SOFT_TARGET_TOLERANCE = 1e-3
+"""A soft target row "sums to 1" (traced check) when off by at most this.
+
+Any dtype. Loose on purpose: finite-difference gradient checks step rows off
+the simplex by a few 1e-4, and the bounds stay smooth there; a row that is
+not a distribution at all (unnormalised weights, logits) is far outside it.
+:mod:`acajax.optimize` checks concrete soft targets more tightly (1e-5)."""
 
 
 def _slack(dtype) -> jax.Array:
@@ -278,8 +289,8 @@ def s_weighted(bounds: ArrayLike, alpha: ArrayLike, *, clip: bool = True) -> jax
     clip: clip each B_c to [0, 1] first (default).
 
   Returns:
-    sum_c alpha_c B_c / sum_c alpha_c, shape (...). NaN if the total mass is
-    not positive.
+    sum_c alpha_c B_c / sum_c alpha_c, shape (...). NaN out of domain (SPEC
+    §11): a negative or NaN mass, or a total mass outside (0, 1).
 
   Examples:
     >>> import jax.numpy as jnp
@@ -287,12 +298,15 @@ def s_weighted(bounds: ArrayLike, alpha: ArrayLike, *, clip: bool = True) -> jax
     >>> float(bounds.s_weighted(jnp.array([0.775, 0.375, 0.60625]),
     ...                         jnp.array([.05, .03, .02])))
     0.62125
+    >>> float(bounds.s_weighted(jnp.array([0.5, 0.5]), jnp.array([.8, -.1])))
+    nan
   """
   values, alpha = _checks.as_float_arrays(dict(bounds=bounds, alpha=alpha))
   _checks.check_trailing_axis("bounds", values)
   values = jnp.clip(values, 0.0, 1.0) if clip else values
   total = jnp.sum(alpha, axis=-1)
-  valid = total > 0
+  valid = (jnp.min(alpha, axis=-1) >= 0) & (total > 0) & (total < 1)
+  alpha = _safe(valid[..., None], alpha, 0.0)
   safe_total = _safe(valid, total, 1.0)
   return jnp.where(valid, jnp.sum(alpha * values, axis=-1) / safe_total, jnp.nan)
 
@@ -439,7 +453,10 @@ def alignment(targets: ArrayLike, dtype=None) -> jax.Array:
 
   Integer targets (M,) give 1[y_j == y_c]; soft one-hot targets (M, K) give
   the inner product <w_j, w_c>, which makes beta_c = sum_j alpha_j a[j, c]
-  differentiable in the targets.
+  differentiable in the targets. A soft row off the simplex (a negative or
+  non-finite weight, or a sum off 1 by more than
+  :data:`SOFT_TARGET_TOLERANCE`) is out of domain: its row and column of the
+  result are NaN (SPEC §11), with a stand-in inside so gradients stay finite.
 
   Args:
     targets: integer targets (M,) or soft one-hot targets (M, K).
@@ -449,20 +466,44 @@ def alignment(targets: ArrayLike, dtype=None) -> jax.Array:
   Returns:
     The (M, M) weights.
 
+  Raises:
+    ValueError: integer targets not of shape (M,), or float targets not of
+      shape (M, K).
+
   Examples:
     >>> import jax.numpy as jnp
     >>> alignment(jnp.array([0, 1, 0])).astype(int).tolist()
     [[0, 0, 1], [0, 0, 0], [1, 0, 0]]
+    >>> alignment(jnp.array([[1., 0.], [.5, .5], [.9, .3]])).tolist()
+    [[0.0, 0.5, nan], [0.5, 0.0, nan], [nan, nan, nan]]
   """
+  _checks.dtype_of("targets", targets)
   targets = jnp.asarray(targets)
-  num = targets.shape[0]
   if jnp.issubdtype(targets.dtype, jnp.integer):
+    if targets.ndim != 1:
+      raise ValueError(f"integer targets must have shape (M,); got shape {targets.shape}")
     dtype = jnp.result_type(float) if dtype is None else dtype
     same = (targets[:, None] == targets[None, :]).astype(dtype)
-  else:
-    same = targets @ targets.T
-    same = same if dtype is None else same.astype(dtype)
-  return same * (1 - jnp.eye(num, dtype=same.dtype))
+    return same * (1 - jnp.eye(targets.shape[0], dtype=same.dtype))
+  if targets.ndim != 2:
+    raise ValueError(f"soft targets must have shape (M, K); got shape {targets.shape}")
+  safe, row_valid = _soft_targets(targets)
+  same = safe @ safe.T
+  same = same if dtype is None else same.astype(dtype)
+  same = same * (1 - jnp.eye(targets.shape[0], dtype=same.dtype))
+  return jnp.where(row_valid[:, None] & row_valid[None, :], same, jnp.nan)
+
+
+def _soft_targets(targets: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """``(safe, row_valid)`` for (M, K) soft targets: rows on the simplex.
+
+  Invalid rows are replaced by the uniform row (double where).
+  """
+  row_sum = jnp.sum(targets, axis=-1)
+  row_valid = (jnp.min(targets, axis=-1) >= 0) & (
+      jnp.abs(row_sum - 1) <= SOFT_TARGET_TOLERANCE)
+  uniform = jnp.asarray(1 / targets.shape[-1], targets.dtype)
+  return jnp.where(row_valid[:, None], targets, uniform), row_valid
 
 
 def scenario_bounds(alpha: ArrayLike, targets: ArrayLike, *, xi_c: ArrayLike,
@@ -494,7 +535,11 @@ def scenario_bounds(alpha: ArrayLike, targets: ArrayLike, *, xi_c: ArrayLike,
     clip: clip the bounds to [0, 1] (default).
 
   Returns:
-    The bounds B_c, shape (M,).
+    The bounds B_c, shape (M,). NaN out of domain (SPEC §11): each
+    collective's own conditions (as :func:`feature_label`/:func:`feature_only`)
+    and, for the whole scenario, a negative or NaN mass or a soft target row
+    off the simplex (:func:`alignment`); with ``overlap``, B_c is NaN when
+    column ``overlap[:, c]`` leaves [0, 1].
 
   Raises:
     ValueError: bad shapes, unknown names, or a parameter missing for the
@@ -537,25 +582,39 @@ def scenario_bounds(alpha: ArrayLike, targets: ArrayLike, *, xi_c: ArrayLike,
   if jnp.ndim(eps) != 0:
     raise ValueError(f"eps must be a scalar for one scenario; got shape {jnp.shape(eps)}")
 
-  alpha_total = jnp.sum(alpha)
-  align = alignment(targets, _checks.float_dtype(alpha))
-  beta = align.T @ alpha                     # beta_c = sum_j alpha_j a[j, c]
-  if strategy == "feature_label":
-    if delta is None:
-      raise ValueError("delta is required when strategy='feature_label'")
-    if overlap is None:
-      return feature_label(alpha, alpha_total=alpha_total, beta=beta, xi_c=xi_c, xi=xi,
-                           delta=delta, eps=eps, clip=clip)
+  if strategy == "feature_label" and delta is None:
+    raise ValueError("delta is required when strategy='feature_label'")
+  if strategy == "feature_only" and p is None:
+    raise ValueError("p is required when strategy='feature_only'")
+  if overlap is not None:
+    if strategy != "feature_label":
+      raise ValueError("overlap (the pairwise form) applies to strategy='feature_label' only")
     _checks.dtype_of("overlap", overlap)
     if jnp.shape(overlap) != (num, num):
       raise ValueError(f"overlap must have shape ({num}, {num}); got {jnp.shape(overlap)}")
+
+  # Scenario-level domain (SPEC §11), with stand-ins inside (double where).
+  valid = jnp.min(alpha) >= 0
+  if targets.ndim == 2:
+    targets, row_valid = _soft_targets(targets)
+    valid = valid & jnp.all(row_valid)
+  alpha = _safe(valid, alpha, 0.0)
+  alpha_total = jnp.sum(alpha)
+  align = alignment(targets, _checks.float_dtype(alpha))
+  beta = align.T @ alpha                     # beta_c = sum_j alpha_j a[j, c]
+  if strategy == "feature_label" and overlap is None:
+    out = feature_label(alpha, alpha_total=alpha_total, beta=beta, xi_c=xi_c, xi=xi,
+                        delta=delta, eps=eps, clip=clip)
+  elif strategy == "feature_label":
+    overlap = jnp.asarray(overlap)
+    column_valid = jnp.all((overlap >= 0) & (overlap <= 1), axis=0)      # per collective c
+    overlap = _safe(column_valid[None, :], overlap, 0.0)
+    valid = valid & column_valid
     misaligned_weight = (1 - align) * (1 - jnp.eye(num, dtype=align.dtype))
-    competition = jnp.sum(alpha[:, None] * misaligned_weight * jnp.asarray(overlap), axis=0)
-    return feature_label_pairwise(alpha, alpha_total=alpha_total, xi_c=xi_c, delta=delta,
-                                  eps=eps, competition=competition, clip=clip)
-  if p is None:
-    raise ValueError("p is required when strategy='feature_only'")
-  if overlap is not None:
-    raise ValueError("overlap (the pairwise form) applies to strategy='feature_label' only")
-  return feature_only(alpha, alpha_total=alpha_total, beta=beta, xi_c=xi_c, xi=xi, p=p,
-                      eps=eps, variant=variant, clip=clip)
+    competition = jnp.sum(alpha[:, None] * misaligned_weight * overlap, axis=0)
+    out = feature_label_pairwise(alpha, alpha_total=alpha_total, xi_c=xi_c, delta=delta,
+                                 eps=eps, competition=competition, clip=clip)
+  else:
+    out = feature_only(alpha, alpha_total=alpha_total, beta=beta, xi_c=xi_c, xi=xi, p=p,
+                       eps=eps, variant=variant, clip=clip)
+  return jnp.where(valid, out, jnp.nan)

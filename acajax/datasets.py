@@ -42,6 +42,10 @@ __all__ = [
     "ClimateScenario",
     "CorpusError",
     "DATASETS",
+    "DIGITS_LABELS",
+    "DIGITS_SIZE",
+    "GAUSSIAN_DIM",
+    "TEXT_FEATURES",
     "Dataset",
     "car_evaluation",
     "climate_adaptation",
@@ -61,6 +65,11 @@ __all__ = [
 
 DATASETS = ("finite_table", "gaussian_mixture", "digits", "synthetic_resumes", "resume_file",
             "climate_adaptation")
+# What a spec is checked against before any data is loaded (acajax.runs.validate).
+DIGITS_SIZE = 1797        # images in scikit-learn's bundled digits (:func:`digits`)
+DIGITS_LABELS = 10
+GAUSSIAN_DIM = 8          # default feature dimension of :func:`gaussian_mixture`
+TEXT_FEATURES = 1024      # default hash buckets of :func:`hashed_ngrams`
 
 
 class CorpusError(ValueError):
@@ -185,7 +194,7 @@ def map_signal(index_map):
 # --- Gaussian mixtures and digits --------------------------------------------
 
 
-def gaussian_mixture(num_samples: int, *, num_labels: int = 2, dim: int = 8,
+def gaussian_mixture(num_samples: int, *, num_labels: int = 2, dim: int = GAUSSIAN_DIM,
                      separation: float = 2.0, seed: int = 0) -> Dataset:
   """One isotropic Gaussian per label, means ``separation`` apart on random axes.
 
@@ -238,7 +247,9 @@ def coordinate_signal(coordinates: Sequence[int], value: float):
 
 
 def digits() -> Dataset:
-  """scikit-learn's bundled 8×8 digits (1,797 images, 10 labels), pixels in [0, 1].
+  """scikit-learn's bundled 8×8 digits (:data:`DIGITS_SIZE` = 1,797 images, 10 labels).
+
+  Pixels are scaled to [0, 1].
 
   Returns:
     A :class:`Dataset` with (N, 8, 8) float32 images; features are the 64
@@ -258,7 +269,7 @@ def digits() -> Dataset:
       image.reshape(-1)[rand.choice(64, 3, replace=False)] = 1.0
     return batch
 
-  return Dataset(x=x, y=y, num_labels=10,
+  return Dataset(x=x, y=y, num_labels=DIGITS_LABELS,
                  featurize=lambda v: np.asarray(v, np.float32).reshape(len(v), -1),
                  random_signal=random_signal, name="digits")
 
@@ -340,7 +351,8 @@ def synthetic_resumes(num_samples: int, *, seed: int = 0, words: int = 60,
   return _text_dataset(np.array(texts, dtype=object), y, RESUME_LABELS, "synthetic_resumes")
 
 
-def hashed_ngrams(texts, *, orders: Sequence[int] = (1, 2), dim: int = 1024) -> np.ndarray:
+def hashed_ngrams(texts, *, orders: Sequence[int] = (1, 2),
+                  dim: int = TEXT_FEATURES) -> np.ndarray:
   """Hashed character n-gram counts, log1p-scaled: (N, dim) float32.
 
   The hash is a fixed polynomial of the code points (no Python ``hash``), so

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from collections.abc import Callable
 
 import jax
@@ -145,16 +146,55 @@ class TrainConfig:
   """Hyperparameters of training (static under jit).
 
   Attributes:
-    steps: optimiser steps.
-    learning_rate: Adam step size.
-    l2: weight decay added to the loss, l2 * sum of squared kernel weights.
+    steps: optimiser steps, a positive int.
+    learning_rate: Adam step size, finite and > 0.
+    l2: weight decay added to the loss, l2 * sum of squared kernel weights;
+      finite and >= 0.
     batch_size: None for full-batch; otherwise minibatches drawn with
-      replacement (keyed per model).
+      replacement (keyed per model), a positive int.
+
+  Raises:
+    ValueError: at construction, a field out of its range (NaN and inf
+      included); the message names the field.
+
+  Examples:
+    >>> from acajax import learners
+    >>> learners.TrainConfig(learning_rate=float("nan"))
+    Traceback (most recent call last):
+    ...
+    ValueError: learning_rate must be a finite number > 0; got nan
   """
   steps: int = 300
   learning_rate: float = 0.1
   l2: float = 1e-4
   batch_size: int | None = None
+
+  def __post_init__(self):
+    # Static config, checked on the host: a NaN or inf here would train every
+    # model to NaN (SPEC §11: static mistakes raise, naming the argument).
+    if not _is_positive_int(self.steps):
+      raise ValueError(f"steps must be a positive int; got {self.steps!r}")
+    if self.batch_size is not None and not _is_positive_int(self.batch_size):
+      raise ValueError(f"batch_size must be a positive int or None; got {self.batch_size!r}")
+    _check_finite("learning_rate", self.learning_rate, positive=True)
+    _check_finite("l2", self.l2, positive=False)
+
+
+def _is_positive_int(value) -> bool:
+  return (isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+          and value >= 1)
+
+
+def _check_finite(name: str, value, *, positive: bool) -> None:
+  """Raises ValueError unless ``value`` is a finite real > 0 (or >= 0)."""
+  bound = "> 0" if positive else ">= 0"
+  try:
+    number = float(value)
+  except (TypeError, ValueError):
+    raise ValueError(f"{name} must be a finite number {bound}; got {value!r}") from None
+  if isinstance(value, bool) or not math.isfinite(number) or (
+      number <= 0 if positive else number < 0):
+    raise ValueError(f"{name} must be a finite number {bound}; got {value!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,10 +205,15 @@ class Trained:
     graphdef: the nnx graph definition.
     params: nnx.State with a leading axis of size B on every leaf.
     final_loss: (B,) training loss at the last step.
+    diverged: (B,) bool, True where training went non-finite: a NaN or
+      infinite loss at any step, or a non-finite parameter at the end
+      (computed inside the jitted training call). None for a ``Trained``
+      assembled by hand without it.
   """
   graphdef: object
   params: object
   final_loss: jax.Array
+  diverged: jax.Array | None = None
 
   def model(self, index: int) -> nnx.Module:
     """Model ``index`` as an nnx module."""
@@ -241,8 +286,17 @@ def train_one(graphdef, params, x, y, weights, key, *, num_labels: int, config: 
   Returns:
     ``(params, final_loss)``.
   """
-  return _train_columns(graphdef, params, x.T, y, weights, key, num_labels=num_labels,
-                        config=config)
+  params, final_loss, _ = _train_columns(graphdef, params, x.T, y, weights, key,
+                                         num_labels=num_labels, config=config)
+  return params, final_loss
+
+
+def _diverged(params, losses) -> jax.Array:
+  """() bool: a non-finite loss at any step, or a non-finite parameter."""
+  finite = jnp.all(jnp.isfinite(losses))
+  for leaf in jax.tree.leaves(params):
+    finite = finite & jnp.all(jnp.isfinite(leaf))
+  return ~finite
 
 
 def _train_columns(graphdef, params, x_t, y, weights, key, *, num_labels: int,
@@ -253,6 +307,9 @@ def _train_columns(graphdef, params, x_t, y, weights, key, *, num_labels: int,
   matrix products and the softmax over K run on long contiguous rows: 1.6 to
   1.9x faster per step than (N, d) for 64 features and 10 labels (measured
   in ``benchmarks/bench_learners.py``).
+
+  Returns:
+    ``(params, final_loss, diverged)``, ``diverged`` as in :class:`Trained`.
   """
   del num_labels
   optimizer = optax.adam(config.learning_rate)
@@ -274,7 +331,7 @@ def _train_columns(graphdef, params, x_t, y, weights, key, *, num_labels: int,
 
   (params, _), losses = jax.lax.scan(step, (params, optimizer.init(params)),
                                      jax.random.split(key, config.steps))
-  return params, losses[-1]
+  return params, losses[-1], _diverged(params, losses)
 
 
 def default_chunk() -> int | None:
@@ -360,7 +417,8 @@ def train_many(name: str, x, y, keys: jax.Array, *, num_labels: int,
     **model_kwargs: passed to the model (e.g. ``hidden`` for the MLP).
 
   Returns:
-    A :class:`Trained`.
+    A :class:`Trained`; its ``diverged`` flags the models whose training
+    went non-finite.
 
   Raises:
     ValueError: unknown learner, or shapes that do not match.
@@ -374,22 +432,25 @@ def train_many(name: str, x, y, keys: jax.Array, *, num_labels: int,
     ...     config=learners.TrainConfig(steps=50))
     >>> learners.predict_many(trained, x).tolist()
     [[0, 0, 1, 1], [0, 0, 1, 1], [0, 0, 1, 1]]
+    >>> trained.diverged.tolist()
+    [False, False, False]
   """
   num_models = int(np.shape(keys)[0])
   trainer, args, graphdef = _training_call(
       name, x, y, keys, num_labels=num_labels, config=config, weights=weights, chunk=chunk,
       num_devices=num_devices, **model_kwargs)
-  params, loss = jax.tree.map(lambda v: v[:num_models], trainer(*args))
-  return Trained(graphdef=graphdef, params=params, final_loss=loss)
+  params, loss, diverged = jax.tree.map(lambda v: v[:num_models], trainer(*args))
+  return Trained(graphdef=graphdef, params=params, final_loss=loss, diverged=diverged)
 
 
 def _training_call(name, x, y, keys, *, num_labels, config, weights, chunk, num_devices,
                    **model_kwargs):
   """Checks and lays out :func:`train_many`'s inputs: ``(trainer, args, graphdef)``.
 
-  ``trainer`` is jitted; ``trainer(*args)`` returns params and losses of
-  ceil(B / num_devices) * num_devices models, the first B of them the
-  requested ones. Benchmarks compile and time ``trainer`` apart.
+  ``trainer`` is jitted; ``trainer(*args)`` returns params, final losses and
+  divergence flags (the fields of :class:`Trained` after ``graphdef``, in
+  order) of ceil(B / num_devices) * num_devices models, the first B of them
+  the requested ones. Benchmarks compile and time ``trainer`` apart.
   """
   if name not in LEARNERS:
     raise ValueError(f"learner must be one of {', '.join(map(repr, LEARNERS))}; got {name!r}")

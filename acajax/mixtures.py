@@ -34,9 +34,21 @@ over the vmapped function is faster still, as intermediates stay in cache —
 see ``benchmarks/bench_mixtures.py``). Public
 functions check shapes and dtypes always, and values whenever the arguments are
 concrete (not traced), raising ``ValueError``/``TypeError`` naming the
-argument. Inside ``jit``/``vmap`` values are not checked; out-of-domain values
-give NaN (SPEC §11): ``eps`` outside [0, 1/2), negative masses, or total mass
-``>= 1``.
+argument. Inside ``jit``/``vmap`` the jitted cores compute the same conditions
+as a validity flag in ``jnp`` and return NaN wherever it is false (SPEC §11),
+never an ordinary-looking number: ``p0`` negative, non-finite or not summing
+to 1; a signal-map entry outside [0, n); a kernel or signal distribution not
+row-stochastic; a target outside [0, K); masses negative or summing to
+``>= 1``; noise fractions negative or summing past 1; ``eps`` outside
+[0, 1/2). The flag is per scenario (one bad argument makes every output of
+that scenario NaN; under ``vmap``, other scenarios are unaffected), and
+stand-ins replace the bad values inside (the double-where trick), so
+gradients stay finite. Every output is floating point, so NaN is the only
+marker; integer-valued outputs (only :func:`pull_back` of integer values) use
+the sentinel ``jnp.iinfo(dtype).min``. The building blocks
+(:func:`push_forward`, :func:`pull_back`, the strategies,
+:func:`strategy_kernel`, :func:`margins`, :func:`soft_signal`) never inspect
+values on the host: they give NaN for out-of-domain values, traced or not.
 
 Value checks use this tolerance: a table or kernel row "sums to 1" when the
 absolute error is at most 1e-6 in float64 and 1e-5 in float32 (the dtype the
@@ -118,6 +130,16 @@ def _index_dtype(size: int):
   return jnp.int32 if size < 2**31 else jnp.int64
 
 
+def _in_range(ids: jax.Array, size: int) -> jax.Array:
+  """Elementwise: is ``ids`` a valid index into an axis of length ``size``."""
+  return (ids >= 0) & (ids < size)
+
+
+def _fill_value(dtype):
+  """What an out-of-range gather gives: NaN, or the integer dtype's minimum."""
+  return jnp.nan if jnp.issubdtype(dtype, jnp.inexact) else jnp.iinfo(dtype).min
+
+
 @jax.custom_jvp
 @jax.custom_batching.custom_vmap
 def _segment_sum(values: jax.Array, ids: jax.Array) -> jax.Array:
@@ -126,16 +148,21 @@ def _segment_sum(values: jax.Array, ids: jax.Array) -> jax.Array:
   A scatter-add. Why not ``jax.ops.segment_sum``: under ``vmap`` XLA's CPU
   scatter with batch dimensions is several times slower than one flat
   scatter, so the batching rule below folds the batch axis into the point axis
-  (recursively, for nested vmaps). Indices are clamped to [0, n), like JAX
-  gathers, which also makes the in-bounds promise true.
+  (recursively, for nested vmaps). Indices outside [0, n) are masked: their
+  values are dropped (never added to a clamped neighbour); callers that must
+  not lose mass check the indices (:func:`push_forward`).
   """
   size = values.shape[0]
-  ids = jnp.clip(ids, 0, size - 1).astype(_index_dtype(size))
-  return jnp.zeros_like(values).at[ids].add(values, mode="promise_in_bounds")
+  ids = jnp.where(_in_range(ids, size), ids, size).astype(_index_dtype(size))
+  return jnp.zeros_like(values).at[ids].add(values, mode="drop")
 
 
 def _flat_batch(axis_size, in_batched, values, ids):
-  """Shared batching prelude: both operands batched, ids offset into one flat axis."""
+  """Shared batching prelude: both operands batched, ids offset into one flat axis.
+
+  Out-of-range ids map to ``axis_size * n``, out of range of the flat axis too,
+  so they never land in another batch member's slice.
+  """
   values_batched, ids_batched = in_batched
   if not values_batched:
     values = jnp.broadcast_to(values, (axis_size,) + values.shape)
@@ -144,7 +171,8 @@ def _flat_batch(axis_size, in_batched, values, ids):
   size = values.shape[1]
   dtype = _index_dtype(axis_size * size)
   offsets = size * jnp.arange(axis_size, dtype=dtype)[:, None]
-  flat_ids = (jnp.clip(ids, 0, size - 1).astype(dtype) + offsets).reshape(-1)
+  flat_ids = jnp.where(_in_range(ids, size), ids.astype(dtype) + offsets,
+                       axis_size * size).reshape(-1)
   return values, ids, flat_ids
 
 
@@ -158,26 +186,31 @@ def _segment_sum_vmap(axis_size, in_batched, values, ids):
 
 @_segment_sum.defjvp
 def _segment_sum_jvp(primals, tangents):
-  # Linear in the values; the tangent uses the stock (transposable) segment sum.
+  # Linear in the values; the tangent uses the stock (transposable) segment
+  # sum, which drops out-of-range ids as well.
   values, ids = primals
   values_dot, _ = tangents
   size = values.shape[0]
-  tangent = jax.ops.segment_sum(values_dot, jnp.clip(ids, 0, size - 1), num_segments=size)
+  masked = jnp.where(_in_range(ids, size), ids, size)
+  tangent = jax.ops.segment_sum(values_dot, masked, num_segments=size)
   return _segment_sum(values, ids), tangent
 
 
 @jax.custom_jvp
 @jax.custom_batching.custom_vmap
 def _take(values: jax.Array, ids: jax.Array) -> jax.Array:
-  """values[ids] for (n,) values and (n,) ids, clamped like JAX gathers.
+  """values[ids] for (n,) values and (n,) ids; out-of-range ids give NaN.
 
-  Batched like :func:`_segment_sum`: a flat gather instead of XLA's slower
-  gather with batch dimensions. The values are materialised first, so the
-  gather does not recompute their producer per index.
+  (For integer values, the dtype's minimum.) Batched like
+  :func:`_segment_sum`: a flat gather instead of XLA's slower gather with
+  batch dimensions. The values are materialised first, so the gather does
+  not recompute their producer per index.
   """
   size = values.shape[0]
-  ids = jnp.clip(ids, 0, size - 1).astype(_index_dtype(size))
-  return jax.lax.optimization_barrier(values)[ids]
+  inside = _in_range(ids, size)
+  safe = jnp.where(inside, ids, 0).astype(_index_dtype(size))
+  picked = jax.lax.optimization_barrier(values)[safe]
+  return jnp.where(inside, picked, jnp.asarray(_fill_value(values.dtype), values.dtype))
 
 
 @_take.def_vmap
@@ -190,7 +223,50 @@ def _take_vmap(axis_size, in_batched, values, ids):
 def _take_jvp(primals, tangents):
   values, ids = primals
   values_dot, _ = tangents
-  return _take(values, ids), values_dot[jnp.clip(ids, 0, values.shape[0] - 1)]
+  inside = _in_range(ids, values.shape[0])
+  tangent = jnp.where(inside, values_dot[jnp.where(inside, ids, 0)], 0)
+  return _take(values, ids), tangent
+
+
+def _stochastic(rows: jax.Array) -> jax.Array:
+  """() bool: every entry non-negative and every row (last axis) summing to 1.
+
+  NaN and infinite entries fail; the tolerance is :func:`_sum_tolerance`.
+  """
+  tol = _sum_tolerance(rows.dtype)
+  return (jnp.min(rows) >= 0) & jnp.all(jnp.abs(jnp.sum(rows, axis=-1) - 1) <= tol)
+
+
+def _signal_validity(signal, num_points: int):
+  """``(safe signal, valid)`` for one signal or a stack of them (SPEC §11).
+
+  Integer maps are valid when every entry lies in [0, n) (the primitives
+  mask the others, so they need no stand-in); kernels and weights when they
+  are row-stochastic, with zeros standing in otherwise (double where: no NaN
+  reaches a gradient).
+  """
+  if isinstance(signal, SignalDistribution):
+    valid = _stochastic(signal.weights)
+    return SignalDistribution(jnp.where(valid, signal.weights, 0)), valid
+  if jnp.issubdtype(signal.dtype, jnp.integer):
+    return signal, jnp.all(_in_range(signal, num_points))
+  valid = _stochastic(signal)
+  return jnp.where(valid, signal, 0), valid
+
+
+def _push(signal, measure: jax.Array) -> jax.Array:
+  """:func:`push_forward` without the validity check (callers check once)."""
+  if isinstance(signal, SignalDistribution):
+    weights = signal.weights.astype(measure.dtype)
+    total = jnp.sum(measure, axis=0)
+    return weights[:, None] * total if measure.ndim == 2 else weights * total
+  if jnp.issubdtype(signal.dtype, jnp.integer):
+    return _segment_sum(measure, signal)
+  return jnp.tensordot(signal.astype(measure.dtype), measure, axes=(0, 0))
+
+
+def _as_signal(signal):
+  return signal if isinstance(signal, SignalDistribution) else jnp.asarray(signal)
 
 
 def push_forward(signal, measure: ArrayLike) -> jax.Array:
@@ -204,22 +280,21 @@ def push_forward(signal, measure: ArrayLike) -> jax.Array:
 
   Returns:
     g#measure, same shape as ``measure``: (g#mu)(x') = sum_x mu(x) Pr[g(x) = x'].
+    All NaN if the signal is out of domain (SPEC §11): a map entry outside
+    [0, n), or a kernel/weights that are negative, non-finite or not summing
+    to 1 per row (tolerance of the module docstring).
 
   Examples:
     >>> import jax.numpy as jnp
     >>> from acajax import mixtures
     >>> mixtures.push_forward(jnp.array([2, 2, 0]), jnp.array([.5, .3, .2])).tolist()
     [0.2, 0.0, 0.8]
+    >>> mixtures.push_forward(jnp.array([2, 3, 0]), jnp.array([.5, .3, .2])).tolist()
+    [nan, nan, nan]
   """
   measure = jnp.asarray(measure)
-  if isinstance(signal, SignalDistribution):
-    weights = signal.weights.astype(measure.dtype)
-    total = jnp.sum(measure, axis=0)
-    return weights[:, None] * total if measure.ndim == 2 else weights * total
-  signal = jnp.asarray(signal)
-  if jnp.issubdtype(signal.dtype, jnp.integer):
-    return _segment_sum(measure, signal)
-  return jnp.tensordot(signal.astype(measure.dtype), measure, axes=(0, 0))
+  signal, valid = _signal_validity(_as_signal(signal), measure.shape[0])
+  return jnp.where(valid, _push(signal, measure), jnp.nan)
 
 
 def pull_back(signal, values: ArrayLike) -> jax.Array:
@@ -230,22 +305,29 @@ def pull_back(signal, values: ArrayLike) -> jax.Array:
     values: (n,) function on X.
 
   Returns:
-    (n,) array, entry x the mean of ``values`` over the law of g(x).
+    (n,) array, entry x the mean of ``values`` over the law of g(x). An
+    integer map entry outside [0, n) gives NaN at that x (for integer
+    ``values``, the sentinel ``jnp.iinfo(values.dtype).min``); an invalid
+    kernel or weights (see :func:`push_forward`) give NaN everywhere.
 
   Examples:
     >>> import jax.numpy as jnp
     >>> from acajax import mixtures
     >>> mixtures.pull_back(jnp.array([2, 2, 0]), jnp.array([1., 0., .5])).tolist()
     [0.5, 0.5, 1.0]
+    >>> mixtures.pull_back(jnp.array([2, -1, 0]), jnp.array([1., 0., .5])).tolist()
+    [0.5, nan, 1.0]
   """
   values = jnp.asarray(values)
+  signal = _as_signal(signal)
   if isinstance(signal, SignalDistribution):
+    signal, valid = _signal_validity(signal, values.shape[0])
     mean = jnp.dot(signal.weights.astype(values.dtype), values)
-    return jnp.full(values.shape, mean, values.dtype)
-  signal = jnp.asarray(signal)
+    return jnp.where(valid, jnp.full(values.shape, mean, values.dtype), jnp.nan)
   if jnp.issubdtype(signal.dtype, jnp.integer):
     return _take(values, signal)
-  return signal.astype(values.dtype) @ values
+  signal, valid = _signal_validity(signal, values.shape[0])
+  return jnp.where(valid, signal.astype(values.dtype) @ values, jnp.nan)
 
 
 def feature_label_strategy(p0: ArrayLike, signal, target: ArrayLike) -> jax.Array:
@@ -257,7 +339,9 @@ def feature_label_strategy(p0: ArrayLike, signal, target: ArrayLike) -> jax.Arra
     target: integer target label y_c.
 
   Returns:
-    (h)#p0, (n, K): all mass moved to the signal points, labelled y_c.
+    (h)#p0, (n, K): all mass moved to the signal points, labelled y_c. NaN
+    if ``target`` is outside [0, K) or the signal is out of domain
+    (:func:`push_forward`).
 
   Examples:
     >>> import jax.numpy as jnp
@@ -269,7 +353,7 @@ def feature_label_strategy(p0: ArrayLike, signal, target: ArrayLike) -> jax.Arra
   p0 = jnp.asarray(p0)
   onehot = jax.nn.one_hot(target, p0.shape[-1], dtype=p0.dtype)
   moved = push_forward(signal, jnp.sum(p0, axis=-1))
-  return moved[:, None] * onehot
+  return jnp.where(_in_range(target, p0.shape[-1]), moved[:, None] * onehot, jnp.nan)
 
 
 def feature_only_strategy(p0: ArrayLike, signal, target: ArrayLike) -> jax.Array:
@@ -284,7 +368,8 @@ def feature_only_strategy(p0: ArrayLike, signal, target: ArrayLike) -> jax.Array
     target: integer target label y_c.
 
   Returns:
-    (h)#p0, (n, K).
+    (h)#p0, (n, K). NaN if ``target`` is outside [0, K) or the signal is out
+    of domain (:func:`push_forward`).
 
   Examples:
     >>> import jax.numpy as jnp
@@ -296,7 +381,8 @@ def feature_only_strategy(p0: ArrayLike, signal, target: ArrayLike) -> jax.Array
   p0 = jnp.asarray(p0)
   onehot = jax.nn.one_hot(target, p0.shape[-1], dtype=p0.dtype)
   moved = push_forward(signal, p0 @ onehot)
-  return p0 * (1 - onehot) + moved[:, None] * onehot
+  return jnp.where(_in_range(target, p0.shape[-1]), p0 * (1 - onehot) + moved[:, None] * onehot,
+                   jnp.nan)
 
 
 class CoordinationNoise(NamedTuple):
@@ -329,7 +415,9 @@ def with_coordination_noise(strategy: Strategy, noise: CoordinationNoise) -> Str
     noise: a :class:`CoordinationNoise` with scalar fields.
 
   Returns:
-    The noisy strategy.
+    The noisy strategy. Its result is NaN when the fractions are out of
+    domain (a negative fraction, or a sum above 1 beyond the tolerance of
+    the module docstring) or the target is outside [0, K) (SPEC §11).
 
   Examples:
     Half the members abstain:
@@ -351,15 +439,32 @@ def _noisy_pushforward(strategy, p0, signal, target, noise: CoordinationNoise):
   p0 = jnp.asarray(p0)
   num_points, num_labels = p0.shape
   dtype = p0.dtype
-  abstain, wrong_signal, wrong_label = (jnp.asarray(f, dtype) for f in noise)
+  fractions, valid = _noise_validity(noise, dtype)
+  abstain, wrong_signal, wrong_label = fractions
+  valid = valid & _in_range(target, num_labels)
   follow = 1 - abstain - wrong_signal - wrong_label
   uniform = SignalDistribution(jnp.full((num_points,), 1.0 / num_points, dtype))
   labels = jnp.arange(num_labels)
   per_label = jax.vmap(lambda label: strategy(p0, signal, label))(labels)
   other = (labels != target).astype(dtype) / (num_labels - 1)
-  return (follow * strategy(p0, signal, target) + abstain * p0
-          + wrong_signal * strategy(p0, uniform, target)
-          + wrong_label * jnp.tensordot(other, per_label, axes=1))
+  out = (follow * strategy(p0, signal, target) + abstain * p0
+         + wrong_signal * strategy(p0, uniform, target)
+         + wrong_label * jnp.tensordot(other, per_label, axes=1))
+  return jnp.where(valid, out, jnp.nan)
+
+
+def _noise_validity(noise: CoordinationNoise, dtype):
+  """``(fractions, valid)``: the three fractions, zeros standing in where invalid.
+
+  Valid: each fraction >= 0 and their sum <= 1 up to :func:`_sum_tolerance`,
+  elementwise over the collective axis if there is one; ``valid`` is one
+  flag for all of them (SPEC §11).
+  """
+  fractions = jnp.stack([jnp.asarray(f, dtype) for f in noise])
+  valid = jnp.all(fractions >= 0) & jnp.all(jnp.sum(fractions, axis=0)
+                                             <= 1 + _sum_tolerance(dtype))
+  fractions = jnp.where(valid, fractions, 0)
+  return CoordinationNoise(*fractions), valid
 
 
 def strategy_kernel(strategy: Strategy, signal, target: ArrayLike, *,
@@ -377,7 +482,8 @@ def strategy_kernel(strategy: Strategy, signal, target: ArrayLike, *,
 
   Returns:
     (nK, nK) row-stochastic matrix; ``p0.reshape(-1) @ kernel`` equals
-    ``strategy(p0, signal, target).reshape(-1)``.
+    ``strategy(p0, signal, target).reshape(-1)``. All NaN when ``target`` is
+    outside [0, K) or the signal is out of domain (:func:`push_forward`).
 
   Examples:
     >>> import jax.numpy as jnp
@@ -393,7 +499,9 @@ def strategy_kernel(strategy: Strategy, signal, target: ArrayLike, *,
   dtype = _checks.float_dtype(array)
   basis = jnp.eye(size, dtype=dtype).reshape(size, num_points, num_labels)
   rows = jax.vmap(lambda point: strategy(point, signal, target))(basis)
-  return rows.reshape(size, size)
+  _, valid = _signal_validity(_as_signal(signal), num_points)
+  valid = valid & _in_range(jnp.asarray(target), num_labels)
+  return jnp.where(valid, rows.reshape(size, size), jnp.nan)
 
 
 # --------------------------------------------------------------------------
@@ -469,11 +577,16 @@ def margins(joint: ArrayLike) -> jax.Array:
   (the least possible), i.e. they count as lost. The division uses the
   double-where trick, so gradients stay finite.
 
+  The table need not be normalised (margins are ratios). A row with a
+  negative or non-finite entry is out of domain: its margins are NaN (SPEC
+  §11), eagerly and under ``jit`` alike, with zeros standing in for the row
+  inside (double where), so gradients stay finite.
+
   Args:
     joint: (n, K) non-negative table, K >= 2.
 
   Returns:
-    (n, K) margins in [-1, 1].
+    (n, K) margins in [-1, 1]; NaN on rows out of domain.
 
   Examples:
     >>> import jax.numpy as jnp
@@ -481,9 +594,13 @@ def margins(joint: ArrayLike) -> jax.Array:
     >>> m = mixtures.margins(jnp.array([[.1, .3], [0., 0.]]))
     >>> m.round(6).tolist()
     [[-0.5, 0.5], [-1.0, -1.0]]
+    >>> mixtures.margins(jnp.array([[.1, .3], [-.1, .3]])).round(6).tolist()
+    [[-0.5, 0.5], [nan, nan]]
   """
   joint = jnp.asarray(joint)
-  return _target_margins(joint.T, jnp.arange(joint.shape[-1])).T
+  row_valid = jnp.all((joint >= 0) & (joint < jnp.inf), axis=-1, keepdims=True)
+  safe = jnp.where(row_valid, joint, 0)
+  return jnp.where(row_valid, _target_margins(safe.T, jnp.arange(joint.shape[-1])).T, jnp.nan)
 
 
 def _resolve_strategy(feature_only, strategy):
@@ -537,7 +654,7 @@ def _parts(p0, signals, targets, masses, flags, noise, strategy) -> _Parts:
   builtin = noise is None and strategy in (None, feature_label_strategy, feature_only_strategy)
   if not builtin:
     pushed = _pushforwards(p0, signals, targets, flags, noise, strategy)   # (M, n, K)
-    signal_mass = jax.vmap(push_forward, in_axes=(0, None))(signals, marginal)
+    signal_mass = jax.vmap(_push, in_axes=(0, None))(signals, marginal)
     joint = (1 - alpha_total) * p0 + jnp.sum(masses[:, None, None] * pushed, axis=0)
     return _Parts(marginal, signal_mass, jnp.sum(pushed, axis=-1), joint.T, p0_t)
   if strategy is None:
@@ -546,11 +663,11 @@ def _parts(p0, signals, targets, masses, flags, noise, strategy) -> _Parts:
     fo = jnp.full(targets.shape, strategy is feature_only_strategy)
   own = _label_rows(p0_t, targets)                                  # (M, n): P0(x, y_c)
   if strategy is feature_label_strategy:
-    moved_x = jax.vmap(push_forward, in_axes=(0, None))(signals, marginal)
+    moved_x = jax.vmap(_push, in_axes=(0, None))(signals, marginal)
     moved_own = jnp.zeros_like(moved_x)
   else:
     channels = jnp.stack([jnp.broadcast_to(marginal, own.shape), own], axis=-1)
-    moved = jax.vmap(push_forward)(signals, channels)               # (M, n, 2)
+    moved = jax.vmap(_push)(signals, channels)                    # (M, n, 2)
     moved_x, moved_own = moved[..., 0], moved[..., 1]
   onehot = targets[:, None] == jnp.arange(p0.shape[-1])             # (M, K)
   # FL adds alpha_c e_{y_c} (g_c#P0_X); FO keeps alpha_c P0 off column y_c
@@ -563,8 +680,50 @@ def _parts(p0, signals, targets, masses, flags, noise, strategy) -> _Parts:
   return _Parts(marginal, moved_x, pushed_x, joint_t.astype(dtype), p0_t)
 
 
-def _valid(masses, eps):
-  return (eps >= 0) & (eps < 0.5) & jnp.all(masses >= 0) & (jnp.sum(masses) < 1)
+class _Validated(NamedTuple):
+  """One scenario with stand-ins where it is out of domain, and its flag."""
+  p0: jax.Array                    # (n, K) P0 divided by its sum; zeros if invalid
+  signals: object                  # safe signals (see _signal_validity)
+  masses: jax.Array | None         # (M,) masses; zeros if invalid
+  noise: CoordinationNoise | None  # fractions; zeros if invalid
+  valid: jax.Array                 # () bool: every argument in its domain (not eps)
+
+
+def _validated(p0, signals, targets, masses, noise) -> _Validated:
+  """The validity flag of one scenario, in jnp, inside the jitted cores (SPEC §11).
+
+  The conditions of the eager checks in :func:`_check_scenario`: ``p0``
+  non-negative and finite, summing to 1 within :func:`_sum_tolerance` (then
+  divided by its sum, as the module docstring says); every signal valid
+  (:func:`_signal_validity`); every target in [0, K); masses non-negative
+  with sum < 1; noise fractions non-negative with sum <= 1 (+ tolerance).
+  Where the flag is false the cores return NaN; the stand-ins (double where)
+  keep NaN and inf out of the computation, so gradients stay finite.
+  ``masses`` or ``noise`` may be None (not part of the call).
+  """
+  num_points, num_labels = p0.shape
+  total = jnp.sum(p0)        # NaN or inf anywhere makes the sum test fail
+  valid = (jnp.min(p0) >= 0) & (jnp.abs(total - 1) <= _sum_tolerance(p0.dtype))
+  p0 = jnp.where(valid, p0 / jnp.where(valid, total, 1), 0)
+  signals, signals_valid = _signal_validity(signals, num_points)
+  valid = valid & signals_valid & jnp.all(_in_range(targets, num_labels))
+  if masses is not None:
+    masses_valid = (jnp.min(masses) >= 0) & (jnp.sum(masses) < 1)
+    masses = jnp.where(masses_valid, masses, 0)
+    valid = valid & masses_valid
+  if noise is not None:
+    noise, noise_valid = _noise_validity(noise, p0.dtype)
+    valid = valid & noise_valid
+  return _Validated(p0, signals, masses, noise, valid)
+
+
+def _eps_valid(eps: jax.Array) -> jax.Array:
+  return (eps >= 0) & (eps < 0.5)
+
+
+def _nan_where(valid: jax.Array, tree):
+  """Every leaf of ``tree`` where ``valid``, NaN elsewhere."""
+  return jax.tree.map(lambda leaf: jnp.where(valid, leaf, jnp.nan), tree)
 
 
 # --------------------------------------------------------------------------
@@ -683,10 +842,10 @@ def _check_scenario(p0, signal_maps, targets, masses, feature_only, noise, strat
       fields[field] = jnp.broadcast_to(jnp.asarray(value, dtype), (num_collectives,))
     noise = CoordinationNoise(**fields)
 
-  # Renormalised, so that a table summing to 1 within the tolerance is treated
-  # as exactly normalised (shares such as xi_c then never exceed 1).
+  # The cores divide p0 by its sum (_validated), so that a table summing to 1
+  # within the tolerance is treated as exactly normalised (shares such as
+  # xi_c then never exceed 1).
   p0_array = jnp.asarray(p0, dtype)
-  p0_array = p0_array / jnp.sum(p0_array)
   masses_array = jnp.asarray(masses, dtype)
   targets_array = jnp.asarray(targets)
 
@@ -741,21 +900,25 @@ def _check_scalar(name: str, value) -> None:
 
 @functools.partial(jax.jit, static_argnames=("strategy",))
 def _mixture_core(p0, signals, targets, masses, flags, noise, strategy):
-  return _parts(p0, signals, targets, masses, flags, noise, strategy).joint_t.T
+  v = _validated(p0, signals, targets, masses, noise)
+  joint_t = _parts(v.p0, v.signals, targets, v.masses, flags, v.noise, strategy).joint_t
+  return jnp.where(v.valid, joint_t.T, jnp.nan)
 
 
 @functools.partial(jax.jit, static_argnames=("strategy",))
 def _pushforwards_core(p0, signals, targets, flags, noise, strategy):
-  return _pushforwards(p0, signals, targets, flags, noise, strategy)
+  v = _validated(p0, signals, targets, None, noise)
+  pushed = _pushforwards(v.p0, v.signals, targets, flags, v.noise, strategy)
+  return jnp.where(v.valid, pushed, jnp.nan)
 
 
-def _success_from_parts(parts, targets, masses, eps):
+def _success_from_parts(parts, targets, eps, valid):
   eps = jnp.asarray(eps, parts.joint_t.dtype)
   margin = _target_margins(parts.joint_t, targets)                  # (M, n): m_c(x)
   hit = margin >= 2 * eps - success_tolerance(margin.dtype)
   # sum_x P0_X(x) Pr[hit(g_c(x))] = sum_z (g_c#P0_X)(z) hit(z): no gather needed.
   success = jnp.clip(jnp.sum(jnp.where(hit, parts.signal_mass, 0), axis=-1), 0, 1)  # rounding
-  return jnp.where(_valid(masses, eps), success, jnp.nan)
+  return jnp.where(valid & _eps_valid(eps), success, jnp.nan)
 
 
 def _parameters_from_parts(parts, p0, targets, masses):
@@ -785,22 +948,31 @@ def _parameters_from_parts(parts, p0, targets, masses):
 
 @functools.partial(jax.jit, static_argnames=("strategy",))
 def _success_core(p0, signals, targets, masses, eps, flags, noise, strategy):
-  parts = _parts(p0, signals, targets, masses, flags, noise, strategy)
-  return _success_from_parts(parts, targets, masses, eps)
+  v = _validated(p0, signals, targets, masses, noise)
+  parts = _parts(v.p0, v.signals, targets, v.masses, flags, v.noise, strategy)
+  return _success_from_parts(parts, targets, eps, v.valid)
 
 
 @functools.partial(jax.jit, static_argnames=("strategy",))
 def _parameters_core(p0, signals, targets, masses, flags, noise, strategy):
-  parts = _parts(p0, signals, targets, masses, flags, noise, strategy)
-  return _parameters_from_parts(parts, p0, targets, masses)
+  v = _validated(p0, signals, targets, masses, noise)
+  parts = _parts(v.p0, v.signals, targets, v.masses, flags, v.noise, strategy)
+  return _nan_where(v.valid, _parameters_from_parts(parts, v.p0, targets, v.masses))
+
+
+def _analysis(p0, signals, targets, masses, eps, flags, noise, strategy):
+  """``(ExactAnalysis, validated scenario)``: NaN where out of domain (SPEC §11)."""
+  v = _validated(p0, signals, targets, masses, noise)
+  parts = _parts(v.p0, v.signals, targets, v.masses, flags, v.noise, strategy)
+  parameters, joint = _nan_where(v.valid, (
+      _parameters_from_parts(parts, v.p0, targets, v.masses), parts.joint_t.T))
+  success = _success_from_parts(parts, targets, eps, v.valid)
+  return ExactAnalysis(success=success, parameters=parameters, mixture=joint), v
 
 
 @functools.partial(jax.jit, static_argnames=("strategy",))
 def _analysis_core(p0, signals, targets, masses, eps, flags, noise, strategy):
-  parts = _parts(p0, signals, targets, masses, flags, noise, strategy)
-  return ExactAnalysis(success=_success_from_parts(parts, targets, masses, eps),
-                       parameters=_parameters_from_parts(parts, p0, targets, masses),
-                       mixture=parts.joint_t.T)
+  return _analysis(p0, signals, targets, masses, eps, flags, noise, strategy)[0]
 
 
 # --------------------------------------------------------------------------
@@ -898,8 +1070,9 @@ def worst_case_success(p0: ArrayLike, signal_maps, targets: ArrayLike, masses: A
   * Success is measured on the intended signal g_c, also under ``noise``
     (noise changes only the mixture).
   * Points with no mixture mass count as lost (margin -1).
-  * NaN for eps outside [0, 1/2), negative masses or total mass >= 1 when
-    these are traced (concrete invalid masses raise instead).
+  * NaN for eps outside [0, 1/2) (traced or not), and for every value
+    that raises ``ValueError`` below when it is traced instead of concrete
+    (module docstring, SPEC §11).
 
   Args:
     p0: (n, K) joint table of P0, non-negative, summing to 1.
@@ -1095,7 +1268,9 @@ def soft_signal(signal_logits: ArrayLike, *, num_points: int,
 
   Returns:
     A :class:`SignalDistribution` with (..., n) weights: softmax of the logits
-    placed on the candidates, 0 elsewhere.
+    placed on the candidates, 0 elsewhere. All NaN if a candidate lies
+    outside [0, n) or appears twice (SPEC §11; values are not checked here,
+    :func:`surrogate_success` raises for concrete bad candidates).
 
   Examples:
     >>> import jax.numpy as jnp
@@ -1115,8 +1290,13 @@ def soft_signal(signal_logits: ArrayLike, *, num_points: int,
   if candidates.ndim != 1 or candidates.shape[0] != logits.shape[-1]:
     raise ValueError(f"candidates must have shape (C,) = ({logits.shape[-1]},) to match "
                      f"signal_logits, got {candidates.shape}")
+  inside = _in_range(candidates, num_points)
+  ordered = jnp.sort(candidates)
+  valid = jnp.all(inside) & jnp.all(ordered[1:] != ordered[:-1])
+  safe = jnp.where(inside, candidates, num_points)          # dropped by the scatter
   full = jnp.zeros(logits.shape[:-1] + (num_points,), weights.dtype)
-  return SignalDistribution(full.at[..., candidates].add(weights))
+  full = full.at[..., safe].add(weights, mode="drop")
+  return SignalDistribution(jnp.where(valid, full, jnp.nan))
 
 
 @functools.partial(jax.jit, static_argnames=("strategy",))
@@ -1124,11 +1304,13 @@ def _surrogate_core(p0, signals, targets, masses, eps, temperature, flags, strat
   dtype = p0.dtype
   eps = jnp.asarray(eps, dtype)
   temperature = jnp.asarray(temperature, dtype)
-  parts = _parts(p0, signals, targets, masses, flags, None, strategy)
+  v = _validated(p0, signals, targets, masses, None)
+  parts = _parts(v.p0, v.signals, targets, v.masses, flags, None, strategy)
   margin = _target_margins(parts.joint_t, targets)
-  valid = _valid(masses, eps) & (temperature > 0)
-  safe_temperature = jnp.where(temperature > 0, temperature, 1)
-  soft = jax.nn.sigmoid((margin - 2 * eps) / safe_temperature)
+  valid = v.valid & _eps_valid(eps) & (temperature > 0)
+  safe_eps = jnp.where(valid, eps, 0)
+  safe_temperature = jnp.where(valid, temperature, 1)
+  soft = jax.nn.sigmoid((margin - 2 * safe_eps) / safe_temperature)
   success = jnp.sum(soft * parts.signal_mass, axis=-1)   # as in _success_from_parts
   return jnp.where(valid, success, jnp.nan)
 
@@ -1160,7 +1342,9 @@ def surrogate_success(p0: ArrayLike, signal_logits: ArrayLike, targets: ArrayLik
     feature_only: bool, or (M,) bool array.
 
   Returns:
-    (M,) surrogate success; NaN out of domain.
+    (M,) surrogate success; NaN out of domain (as :func:`worst_case_success`,
+    and for ``temperature <= 0`` or traced candidates out of range or
+    repeated).
 
   Raises:
     ValueError, TypeError: as :func:`worst_case_success`, naming the argument.
@@ -1246,7 +1430,8 @@ def _report_core(p0, signals, targets, masses, eps, flags, static_fo):
   num = targets.shape[0]
   dtype = p0.dtype
   fo = jnp.full((num,), bool(static_fo)) if flags is None else flags
-  exact, par, _ = _analysis_core(p0, signals, targets, masses, eps, flags, None, strategy)
+  (exact, par, _), v = _analysis(p0, signals, targets, masses, eps, flags, None, strategy)
+  masses = v.masses
   alpha_total = jnp.sum(masses)
   eps = jnp.asarray(eps, dtype)
   misaligned_pair = (targets[:, None] != targets[None, :]).astype(dtype)
@@ -1270,7 +1455,7 @@ def _report_core(p0, signals, targets, masses, eps, flags, static_fo):
   best = jnp.fmax(jnp.fmax(table["theorem1"], table["theorem1_pairwise"]), table["theorem2_sound"])
   table["best"] = jnp.where(jnp.isnan(exact), nan, jnp.where(jnp.isnan(best), 0, best))
   gaps = {name: exact - value for name, value in table.items()}
-  return TightnessReport(
+  return _nan_where(v.valid, TightnessReport(
       exact=exact,
       bounds=table,
       gaps=gaps,
@@ -1278,7 +1463,7 @@ def _report_core(p0, signals, targets, masses, eps, flags, static_fo):
       exact_weighted=jnp.sum(masses * exact) / alpha_total,
       bounds_min={name: bounds_lib.s_min(value) for name, value in table.items()},
       bounds_weighted={name: bounds_lib.s_weighted(value, masses) for name, value in table.items()},
-      parameters=par)
+      parameters=par))
 
 
 def tightness_report(p0: ArrayLike, signal_maps, targets: ArrayLike, masses: ArrayLike, *,

@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from typing import NamedTuple, Protocol
 
 import jax
@@ -73,6 +74,7 @@ __all__ = [
     "MFParams",
     "default_chunk",
     "dense_cells",
+    "diverged",
     "dense_objective",
     "hit_ratio",
     "hits",
@@ -100,6 +102,18 @@ class MFConfig:
     init_std: standard deviation of the initial factors (Surprise: 0.1).
     batch_size: observed ratings per step, drawn uniformly with replacement;
       None: full batch.
+
+  Raises:
+    ValueError: at construction, a field out of range; ``learning_rate``
+      and ``init_std`` must be finite and > 0, ``reg`` finite and >= 0
+      (NaN and inf raise). The message names the field.
+
+  Examples:
+    >>> from acajax import recommender
+    >>> recommender.MFConfig(learning_rate=float("inf"))
+    Traceback (most recent call last):
+    ...
+    ValueError: learning_rate must be a finite number > 0; got inf
   """
   rank: int = 16
   steps: int = 200
@@ -116,11 +130,18 @@ class MFConfig:
     if self.batch_size is not None and (not isinstance(self.batch_size, int)
                                         or self.batch_size < 1):
       raise ValueError(f"batch_size must be a positive int or None; got {self.batch_size!r}")
-    for name in ("learning_rate", "init_std"):
-      if not float(getattr(self, name)) > 0:
-        raise ValueError(f"{name} must be > 0; got {getattr(self, name)!r}")
-    if not float(self.reg) >= 0:
-      raise ValueError(f"reg must be >= 0; got {self.reg!r}")
+    # Static config, checked on the host: NaN or inf would train every model
+    # to NaN (SPEC §11: static mistakes raise, naming the argument).
+    for name, positive in (("learning_rate", True), ("init_std", True), ("reg", False)):
+      value = getattr(self, name)
+      bound = "> 0" if positive else ">= 0"
+      try:
+        number = float(value)
+      except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite number {bound}; got {value!r}") from None
+      if isinstance(value, bool) or not math.isfinite(number) or (
+          number <= 0 if positive else number < 0):
+        raise ValueError(f"{name} must be a finite number {bound}; got {value!r}")
 
 
 class MFParams(NamedTuple):
@@ -429,7 +450,7 @@ def train_many(base: Ratings, seeds, *, base_weights=None, extras: Extras | None
 
   Returns:
     ``(params, losses)``: stacked :class:`MFParams` (leading axis B) and the
-    (B, steps) losses.
+    (B, steps) losses. :func:`diverged` tells which models went non-finite.
 
   Raises:
     ValueError: shapes that do not match, indices out of range, bad chunk
@@ -472,6 +493,54 @@ def train_many(base: Ratings, seeds, *, base_weights=None, extras: Extras | None
   finally:
     _BAR[0] = None
   return params, losses
+
+
+@jax.jit
+def _diverged(params: MFParams, losses: jax.Array) -> jax.Array:
+  finite = jnp.all(jnp.isfinite(losses.reshape(losses.shape[0], -1)), axis=-1)
+  for leaf in params:
+    finite = finite & jnp.all(jnp.isfinite(leaf.reshape(leaf.shape[0], -1)), axis=-1)
+  return ~finite
+
+
+def diverged(params: MFParams, losses) -> np.ndarray:
+  """Which of B trained models went non-finite, from :func:`train_many`'s result.
+
+  A model diverged when any of its losses (at any step) or any of its
+  parameters at the end is NaN or infinite (too large a learning rate, or a
+  non-finite rating in its data).
+
+  Args:
+    params: stacked :class:`MFParams`, leading axis B.
+    losses: (B, steps) losses.
+
+  Returns:
+    (B,) bool NumPy array, True for the models that diverged.
+
+  Raises:
+    ValueError: ``losses`` and the parameters do not share the leading axis B.
+
+  Examples:
+    >>> import numpy as np
+    >>> from acajax import ratings, recommender
+    >>> data = ratings.synthetic(50, 30, num_clusters=5, ratings_per_user=10, seed=0)
+    >>> config = recommender.MFConfig(rank=2, steps=20)
+    >>> params, losses = recommender.train_many(data.ratings, [0, 1], config=config)
+    >>> recommender.diverged(params, losses).tolist()
+    [False, False]
+    >>> losses = np.array(losses)
+    >>> losses[1, 3] = np.inf                    # as if model 1 had blown up at step 3
+    >>> recommender.diverged(params, losses).tolist()
+    [False, True]
+  """
+  losses = jnp.asarray(losses)
+  params = MFParams(*(jnp.asarray(leaf) for leaf in params))
+  num = losses.shape[0] if losses.ndim else None
+  if num is None or any(leaf.ndim == 0 or leaf.shape[0] != num for leaf in params):
+    raise ValueError(f"params and losses must share the leading model axis B; got losses of "
+                     f"shape {losses.shape} and params of shapes "
+                     f"{[tuple(leaf.shape) for leaf in params]}")
+  return np.asarray(_diverged(params, losses))
 
 
 _BAR = [None]      # the bar of the running train_many call, if any

@@ -125,3 +125,54 @@ def test_summary_only_regenerates_from_the_files_there(tmp_path, capsys):
   assert f"summary {tmp_path / 'summary.md'}" in capsys.readouterr().out
   assert cli.main(["bench", "--summary-only", "--out", str(tmp_path / "empty")]) == 2
   assert "no suite results" in capsys.readouterr().err
+
+
+class _FakeChild:
+  """A finished benchmark child: its JSON line on stdout, or a failure on stderr."""
+
+  def __init__(self, record=None, stderr=""):
+    self.returncode = 0 if record is not None else 1
+    self._out = "" if record is None else json.dumps(record) + "\n"
+    self._err = stderr
+
+  def communicate(self):
+    return self._out, self._err
+
+
+def test_only_merges_into_the_result_file_there(tmp_path, capsys, monkeypatch):
+  import jax
+
+  from acajax.bench import _env, _process, _suite
+  slug = _suite.result_slug(jax.default_backend(), _env.environment()["device_kind"])
+  old = _record(jax.default_backend(), "device", [1e3, 2e3])
+  old["device_slug"] = slug
+  old["date"] = "2026-01-02"
+  old["benchmarks"]["sweep"] = dict(old["benchmarks"]["exact"], name="sweep", unit="points")
+  path = tmp_path / "result.json"
+  path.write_text(json.dumps(old))
+  fresh = dict(_record("cpu", "cpu", [5e3, 9e3])["benchmarks"]["exact"])
+  children = {"exact": _FakeChild(fresh),
+              "sweep": _FakeChild(stderr="Traceback (most recent call last):\n"
+                                         "RuntimeError: boom\n")}
+  monkeypatch.setattr(_process, "start", lambda *args: children[args[-1]])
+
+  assert cli.main(["bench", "--only", "exact", "--out", str(path), "--no-progress"]) == 0
+  merged = json.loads(path.read_text())
+  assert list(merged["benchmarks"]) == ["sweep", "exact"]          # the sweep entry is kept
+  assert merged["benchmarks"]["sweep"]["throughput"] == 2e3
+  assert merged["benchmarks"]["sweep"]["measured"] == "2026-01-02"
+  assert merged["benchmarks"]["exact"]["throughput"] == 9e3         # replaced
+  assert merged["benchmarks"]["exact"]["measured"][:10] == merged["date"] != "2026-01-02"
+  assert merged["command"] == "acajax bench --only sweep,exact"
+  table = (tmp_path / "summary.md").read_text()                     # from the merged file
+  assert "| sweep |" in table and "| exact |" in table and "Measured on different days" in table
+  assert not list(tmp_path.glob(".*.tmp"))
+
+  # A benchmark that fails keeps its old entry beside the failure; no traceback shown.
+  capsys.readouterr()
+  assert cli.main(["bench", "--only", "sweep", "--out", str(path), "--no-progress"]) == 1
+  err = capsys.readouterr().err
+  assert "sweep failed (RuntimeError: boom)" in err and "Traceback" not in err
+  merged = json.loads(path.read_text())
+  assert merged["benchmarks"]["sweep"]["throughput"] == 2e3 and "sweep" in merged["failures"]
+  assert merged["benchmarks"]["exact"]["throughput"] == 9e3

@@ -1,5 +1,6 @@
 """The CLI and the README's main job (`acajax demo`)."""
 
+import json
 import subprocess
 import sys
 
@@ -18,6 +19,16 @@ def test_help_lists_demo(capsys):
   assert "demo" in capsys.readouterr().out
 
 
+def test_help_documents_the_exit_status_and_debug(capsys):
+  assert cli.main(["--help"]) == 0
+  out = capsys.readouterr().out
+  for text in ("exit status:", "  2 ", "128+N", "--debug", "ACAJAX_DEBUG=1"):
+    assert text in out, text
+  for command in ("demo", "sweep", "plot", "finite-sample", "validate", "bench"):
+    assert cli.main([command, "--help"]) == 0
+    assert "--force" in capsys.readouterr().out, command
+
+
 def test_no_command_prints_help_and_fails(capsys):
   assert cli.main([]) == 2
   assert "usage: acajax" in capsys.readouterr().out
@@ -29,6 +40,9 @@ def test_demo_writes_report_consistent_with_bounds(tmp_path):
   for name in ("bounds.csv", "report.md", "bounds_vs_mass.png"):
     assert (out / name).stat().st_size > 0, name
   assert (out / "bounds_vs_mass.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+  meta = json.loads((out / "meta.json").read_text())
+  assert meta["kind"] == "demo" and meta["argv"] == ["acajax", "demo", "--out", str(out)]
+  assert not list(out.glob(".*.tmp"))              # every file written atomically
   table = pd.read_csv(out / "bounds.csv")
   s = demo.DemoScenario()
   # Recompute collective 0's Theorem 1 bound and critical mass from scratch.

@@ -77,6 +77,8 @@ def test_cli_finite_sample_prints_the_bound_table(tmp_path, capsys):
     (lambda lines: None, ["--n", "10,5000"], "5000 exceeds the 3000 data lines"),
     (lambda lines: None, ["--delta", "1.5"], "--delta must lie in \\(0, 1\\)"),
     (lambda lines: None, ["--label-column", "weight"], "'weight' is not a column"),
+    (lambda lines: lines.__setitem__(5, "red,100000000000000000000,0,good"), [],
+     "data.csv, line 6, column 'size': '100000000000000000000' is too large for a category code"),
 ])
 def test_cli_errors_name_the_file_line_and_column(tmp_path, capsys, edit, args, match):
   path = _write_csv(tmp_path / "data.csv")

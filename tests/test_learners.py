@@ -112,6 +112,51 @@ def test_learner_errors_name_the_argument():
                         num_labels=2)
 
 
+
+# --- divergence: non-finite training flagged per model ------------------------------
+
+
+def test_train_many_flags_diverged_models():
+  """An inf in one model's data makes only that model diverge; the flag is (B,) bool."""
+  rng = np.random.default_rng(0)
+  x = rng.standard_normal((3, 40, 5)).astype(np.float32)
+  y = rng.integers(0, 3, (3, 40))
+  config = learners.TrainConfig(steps=20)
+  clean = learners.train_many("logistic", x, y, _keys(3), num_labels=3, config=config)
+  assert clean.diverged.shape == (3,) and clean.diverged.dtype == bool
+  assert clean.diverged.tolist() == [False, False, False]
+  x[1, 3, 2] = np.inf
+  for chunk in ("auto", None):
+    out = learners.train_many("logistic", x, y, _keys(3), num_labels=3, config=config,
+                              chunk=chunk)
+    assert out.diverged.tolist() == [False, True, False]
+    assert np.isfinite(np.asarray(out.final_loss)[[0, 2]]).all()
+
+
+def test_train_many_flags_an_exploding_step_size():
+  """A step size so large that the parameters overflow float32 diverges every model.
+
+  (With Adam a step moves each parameter by at most about the step size, so
+  1e6 gives huge but finite losses; 1e30 overflows.)
+  """
+  rng = np.random.default_rng(1)
+  x = rng.standard_normal((30, 4)).astype(np.float32)
+  y = rng.integers(0, 3, 30)
+  config = learners.TrainConfig(steps=20, learning_rate=1e30)
+  for name in ("logistic", "mlp"):
+    out = learners.train_many(name, x, y, _keys(2), num_labels=3, config=config)
+    assert out.diverged.tolist() == [True, True], name
+
+
+@pytest.mark.parametrize("field, value", [
+    ("learning_rate", float("nan")), ("learning_rate", float("inf")), ("learning_rate", 0.0),
+    ("learning_rate", -0.1), ("l2", float("nan")), ("l2", float("inf")), ("l2", -1e-4),
+    ("steps", 0), ("steps", 2.5), ("batch_size", 0)])
+def test_train_config_rejects_bad_hyperparameters_naming_the_field(field, value):
+  with pytest.raises(ValueError, match=f"^{field} must be"):
+    learners.TrainConfig(**{field: value})
+
+
 # --- validation: bounds below measured success where the theory applies ----------
 
 
@@ -224,6 +269,19 @@ def test_cli_validate_writes_csv_and_figure(tmp_path, capsys):
     (("signal = 5", "signal = 9"), r"collectives\[1\].signal: a point must lie in \[0, 6\)"),
     (("steps = 200", "stepz = 200"), r"train.stepz: unknown key; allowed:"),
     (("target = 2", "target = 3"), r"collectives\[1\].target: must be a label in \[0, 3\)"),
+    (("steps = 200", "steps = 200\nlearning_rate = nan"),
+     r"spec.toml: train.learning_rate: must be a finite number > 0; got nan"),
+    (("steps = 200", "steps = 200\nl2 = inf"),
+     r"spec.toml: train.l2: must be a finite number >= 0"),
+    (("num_samples = 20000", "num_samples = 2e4"),
+     r"spec.toml: data.num_samples: must be an integer >= 1; got 20000.0 \(a float\)"),
+    (("num_samples = 20000", "num_samples = 100000000000"),
+     r"spec.toml: data.num_samples: needs about [\d,]+ MB .* over run.memory_cap_mb = 4096"),
+    (("seeds = [0]", 'seeds = "0"'), r"spec.toml: seeds: must be a list; got '0' \(a string\)"),
+    (("eps = 0.05", "eps = nan"),
+     r"spec.toml: eps: must be a finite number in \[0, 0.5\); got nan"),
+    (("mass_grid = [1.0]", "mass_grid = [1.0, 12.0]"),
+     r"configurations\[0\]: total mass 1.2 .* must be < 1"),
 ])
 def test_bad_specs_fail_before_compilation_naming_file_and_key(tmp_path, capsys, change, message):
   spec = tmp_path / "spec.toml"

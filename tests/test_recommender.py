@@ -184,6 +184,47 @@ def test_train_many_rejects_bad_inputs(tiny):
     recommender.MFConfig(rank=0)
 
 
+
+def test_diverged_flags_only_the_non_finite_models(tiny):
+  """An inf rating in one model's extras makes that model diverge; the others stay False."""
+  base, _ = tiny
+  extras = rc.stack_extras([(np.zeros(0, int),) * 3,
+                            (np.array([0]), np.array([1]), np.array([np.inf])),
+                            (np.array([2]), np.array([3]), np.array([4.0]))])
+  config = recommender.MFConfig(rank=2, steps=20)
+  params, losses = recommender.train_many(base, [0, 1, 2], extras=extras, config=config)
+  flags = recommender.diverged(params, losses)
+  assert isinstance(flags, np.ndarray) and flags.dtype == bool
+  assert flags.tolist() == [False, True, False]
+  # Non-finite parameters alone (finite losses) count too: model 1's are NaN
+  # after its training, model 2 gets one.
+  broken = params._replace(item_factors=params.item_factors.at[2, 0, 0].set(jnp.nan))
+  assert recommender.diverged(broken, np.zeros((3, 20))).tolist() == [False, True, True]
+  with pytest.raises(ValueError, match="leading model axis"):
+    recommender.diverged(params, losses[:2])
+
+
+def test_diverged_flags_an_exploding_step_size(tiny):
+  """A step size so large that float32 overflows diverges every model.
+
+  (Adam moves each parameter by at most about the step size per step, so 1e6
+  gives huge but finite losses; 1e30 overflows.)
+  """
+  base, _ = tiny
+  config = recommender.MFConfig(rank=2, steps=20, learning_rate=1e30)
+  params, losses = recommender.train_many(base, [0, 1], config=config)
+  assert recommender.diverged(params, losses).tolist() == [True, True]
+
+
+@pytest.mark.parametrize("field, value", [
+    ("learning_rate", float("nan")), ("learning_rate", float("inf")),
+    ("init_std", float("inf")), ("init_std", float("nan")), ("reg", float("nan")),
+    ("reg", float("inf")), ("reg", -0.1)])
+def test_mf_config_rejects_non_finite_hyperparameters_naming_the_field(field, value):
+  with pytest.raises(ValueError, match=f"^{field} must be a finite number"):
+    recommender.MFConfig(**{field: value})
+
+
 # --- collectives on ratings -------------------------------------------------------------
 
 
@@ -291,6 +332,16 @@ targets = "A"
     (('source = "synthetic"\nnum_users = 60\nnum_items = 30\nratings_per_user = 10',
       'source = "movielens"'), "data.path", "missing"),
     (("num_items = 30", "num_items = 30\nsteps = 3"), "data.steps", "unknown key"),
+    (("[target_sets]", "[model]\nreg = inf\n[target_sets]"), "model.reg",
+     "must be a finite number >= 0; got inf"),
+    (("[target_sets]", "[model]\nlearning_rate = nan\n[target_sets]"), "model.learning_rate",
+     "must be a finite number > 0; got nan"),
+    (("[target_sets]", "[model]\nrank = 0\n[target_sets]"), "model.rank",
+     "must be an integer >= 1"),
+    (("seeds = [0]", "seeds = [0]\nk = 31"), "k", r"must be at most the number of items, 30"),
+    (("sizes = [5]", "sizes = [61]"), "sizes", "only 60 users"),
+    (('targets = "A"', 'targets = "A"\nrating = nan'), r"collectives\[0\].rating",
+     r"must be a finite number in \[1, 5\]; got nan"),
 ])
 def test_spec_errors_name_file_and_key(tmp_path, change, key, message):
   path = tmp_path / "spec.toml"

@@ -38,7 +38,8 @@ AXES = {"alpha[0]": Axis.linspace(0.01, 0.97, 6),          # abar >= 1 at the to
 def _spec(**changes) -> SweepSpec:
   base = dict(axes=AXES, bounds=("feature_label", "feature_only", "critical_mass_feature_label"),
               fixed=FIXED, collectives=3, targets=(1, 0, 1),
-              collective=("each", "s_min", "s_w"), dtype="float64", chunk_points=64)
+              collective=("each", "s_min", "s_w"), dtype="float64", chunk_points=64,
+              allow_out_of_domain=True)      # abar >= 1 at the top of alpha[0]: NaN points
   base.update(changes)
   return SweepSpec(**base)
 
@@ -451,6 +452,17 @@ SPEC_ERRORS = [
     pytest.param(_edit("bounds", 'dtype = "float16"\nbounds'), "dtype", "float32, float64",
                  id="bad-dtype"),
     pytest.param("bounds = [", "", "not valid TOML", id="not-toml"),
+    pytest.param(_edit("alpha = [0.05, 0.05]", "alpha = [0.6, 0.5]"), "fixed.alpha[0]",
+                 "masses can sum to 1.1 >= 1", id="fixed-masses-sum-to-one"),
+    pytest.param(_edit("xi = {", '"alpha[1]" = {kind = "linspace", start = 0.1, stop = 0.96, '
+                                 'num = 3}\nxi = {'), 'axes."alpha[1]"',
+                 "alpha_total, must stay below 1", id="swept-mass-sums-to-one"),
+    pytest.param(_edit("collectives = 2", "collectives = 100000000").replace(
+        "alpha = [0.05, 0.05]", "alpha = 0.000000001"), "collectives", "run.memory_cap_mb",
+                 id="collectives-too-many-for-memory"),
+    pytest.param(GOOD + "[run]\nmax_hours = -1\n", "run.max_hours", "finite number > 0",
+                 id="max-hours-negative"),
+    pytest.param(_edit("eps = 0.05", "eps = nan"), "fixed.eps", "finite number", id="eps-nan"),
 ]
 
 
@@ -555,7 +567,8 @@ MULTI_DEVICE = textwrap.dedent("""
             "eps": Axis.linspace(0.0, 0.45, 5)}
     base = SweepSpec(axes=axes, bounds=("feature_label", "critical_mass_feature_label"),
                      collectives=2, fixed=dict(alpha=(.05, .03), xi_c=.01, delta=.5,
-                     target_success=.9), collective=("each", "s_min"), dtype="float64")
+                     target_success=.9), collective=("each", "s_min"), dtype="float64",
+                     allow_out_of_domain=True)
     wide = dict(axes, xi=Axis.linspace(0.0, 0.3, 100), eps=Axis.linspace(0.0, 0.45, 100))
     cases = [((), 64, axes), (("eps",), 64, axes), (("xi", "eps"), 5, axes),
              (("xi", "eps"), 2**16, wide)]

@@ -45,6 +45,7 @@ ops = ["min", "max", "argmin", "argmax"]
 
 [run]
 chunk_points = 8
+allow_out_of_domain = true      # alpha[0] up to 0.97: NaN points where abar >= 1
 """
 
 

@@ -137,6 +137,13 @@ def test_noise_grid_from_toml(tmp_path):
      r"noise_collectives: must list distinct collective indices in \[0, 2\)"),
     (("noise_grid = [0.0, 0.2]", "noise_grid = 0.2"), r"noise_grid: must be a list"),
     (("noise_grid = [0.0, 0.2]", "noisegrid = [0.0, 0.2]"), r"noisegrid: unknown key"),
+    (("noise_grid = [0.0, 0.2]", "noise_grid = [0.0, nan]"),
+     r"noise_grid\[1\]: must be a finite number in \[0, 1\]; got nan"),
+    (("noise_scale = [4.0, 1.0]", "noise_scale = [4.0, -1.0]"),
+     r"noise_scale\[1\]: must be a finite number >= 0; got -1"),
+    (("noise_collectives = [0, 1]", 'noise_collectives = [0, "1"]'),
+     r"noise_collectives: must list distinct collective indices in \[0, 2\)"),
+    (("abstain = 0.1", "abstain = nan"), r"collectives\[0\].abstain: must be a finite number"),
 ])
 def test_bad_noise_keys_name_the_key(tmp_path, change, message):
   path = tmp_path / "spec.toml"
@@ -202,3 +209,25 @@ def test_noise_levels_share_members_and_nest_abstainers():
   for c in range(2):
     assert len(out[0][1][c]) == 0
     assert set(out[1][1][c]) < set(out[2][1][c])
+
+
+def test_a_diverged_model_is_reported_never_scored(monkeypatch):
+  """A model whose training turns non-finite gets diverged = True and NaN, not a success."""
+  original = learners.train_many
+
+  def one_poisoned(name, x, *args, **kwargs):
+    x = np.array(x, np.float32)
+    x[1, 0, 0] = np.inf                       # the second model's data: its training diverges
+    return original(name, x, *args, **kwargs)
+
+  monkeypatch.setattr(learners, "train_many", one_poisoned)
+  frame = validate.run(_noise_spec(noise_grid=None, noise_kind=None, noise_collectives=None,
+                                   noise_scale=None, steps=20)).frame
+  by_seed = frame.groupby("seed")["diverged"].all()
+  assert by_seed.tolist() == [False, True]
+  bad, good = frame[frame["seed"] == 1], frame[frame["seed"] == 0]
+  assert bad["success"].isna().all() and bad["clean_accuracy"].isna().all()
+  assert bad["bound"].isna().all() and bad["exact_success"].isna().all()
+  per = bad[bad["collective"].isin(["0", "1"])]
+  assert (per["bound_note"] == "training diverged").all()
+  assert good["success"].notna().all() and good["clean_accuracy"].notna().all()

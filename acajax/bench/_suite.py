@@ -32,11 +32,18 @@ problem sizes (``scaling``: throughput against size, for log-log plots); the
 baseline runs in the same process. Measurements, ceilings and fraction of
 peak: :mod:`acajax.bench._measure`. Where the files go:
 :mod:`acajax.bench._paths`.
+
+A run of some benchmarks (``acajax bench --only sweep,exact``) merges into
+the result file of the same device already there (:func:`merge`): its
+entries replace those of the same name, the others stay, and every entry
+records when it was measured (``measured``). The file is written atomically
+(:mod:`acajax.runs._io`).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import re
@@ -51,6 +58,7 @@ from acajax.bench._env import environment, split_cpu
 from acajax.bench._measure import ceilings
 from acajax.bench._paths import Destination, destination
 from acajax.bench._workloads import exact, learners, optimize, recommender, statistical, sweep
+from acajax.runs import _io
 
 SCHEMA = 1
 WORKLOADS = {"sweep": sweep, "exact": exact, "optimize": optimize, "learners": learners,
@@ -164,16 +172,85 @@ def run_suite(names=NAMES, *, quick: bool = False, out: str | Path | Destination
   records = {name: records[name] for name in names if name in records}
   env = environment()
   slug = result_slug(jax.default_backend(), env["device_kind"])
-  result = dict(suite=SCHEMA, quick=quick,
-                command="acajax bench" + (" --quick" if quick else "")
-                + ("" if tuple(names) == NAMES else " --only " + ",".join(names)),
+  result = dict(suite=SCHEMA, quick=quick, command=_command(names, quick),
                 date=time.strftime("%Y-%m-%d"), backend=jax.default_backend(),
                 device_slug=slug, environment=env, benchmarks=records, failures=failures,
                 skipped=skipped)
   path = where.json_path(slug, quick)
   path.parent.mkdir(parents=True, exist_ok=True)
-  path.write_text(json.dumps(result, indent=2, default=float) + "\n")
+  result = merge(read_result(path), result)
+  _io.atomic_write_text(path, json.dumps(result, indent=2, default=float) + "\n")
   return result, path
+
+
+def _command(names, quick: bool) -> str:
+  """The command line that measures ``names``."""
+  names = [n for n in NAMES if n in names] + [n for n in names if n not in NAMES]
+  return ("acajax bench" + (" --quick" if quick else "")
+          + ("" if tuple(names) == NAMES else " --only " + ",".join(names)))
+
+
+def read_result(path: str | Path) -> dict | None:
+  """The suite result in ``path``, or None (no file, not JSON, or not a suite result)."""
+  try:
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+  except (OSError, ValueError):
+    return None
+  if not isinstance(data, dict) or not data.get("suite") or not isinstance(
+      data.get("benchmarks"), dict):
+    return None
+  return data
+
+
+def merge(old: dict | None, new: dict) -> dict:
+  """A new suite result merged into the old one of the same device.
+
+  The benchmarks of ``new`` replace the entries of the same name; the other
+  entries of ``old`` stay, with their own ``measured`` time (the old file's
+  ``date`` where an entry lacks one). A benchmark that failed or was skipped
+  now keeps its old entry, and its failure is recorded beside it; an old
+  failure is dropped once the benchmark runs again. ``old`` from another
+  device, schema or mode (quick or full) is replaced, not merged.
+
+  Examples:
+    >>> from acajax.bench._suite import merge
+    >>> old = dict(suite=1, quick=False, device_slug="h200", date="2026-01-02",
+    ...            benchmarks={"sweep": {"throughput": 1}, "exact": {"throughput": 2}},
+    ...            failures={}, skipped=[])
+    >>> new = dict(suite=1, quick=False, device_slug="h200", date="2026-03-04",
+    ...            benchmarks={"exact": {"throughput": 3, "measured": "2026-03-04T10:00:00"}},
+    ...            failures={}, skipped=[], command="acajax bench --only exact")
+    >>> merged = merge(old, new)
+    >>> {name: b["throughput"] for name, b in merged["benchmarks"].items()}
+    {'sweep': 1, 'exact': 3}
+    >>> merged["benchmarks"]["sweep"]["measured"], merged["command"]
+    ('2026-01-02', 'acajax bench --only sweep,exact')
+  """
+  now = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+  for record in new["benchmarks"].values():
+    record.setdefault("measured", now)
+  same = (isinstance(old, dict) and old.get("suite") == new.get("suite")
+          and bool(old.get("quick")) == bool(new.get("quick"))
+          and old.get("device_slug") == new.get("device_slug"))
+  if not same:
+    return new
+  ran = set(new["benchmarks"]) | set(new.get("failures", {})) | set(new.get("skipped", []))
+  benchmarks = {}
+  for name, record in old["benchmarks"].items():
+    if name not in new["benchmarks"] and isinstance(record, dict):
+      benchmarks[name] = dict(record, measured=record.get("measured", old.get("date")))
+  benchmarks.update(new["benchmarks"])
+  order = [n for n in NAMES if n in benchmarks] + [n for n in benchmarks if n not in NAMES]
+  failures = {name: error for name, error in (old.get("failures") or {}).items()
+              if name not in ran}
+  failures.update(new.get("failures", {}))
+  skipped = [name for name in old.get("skipped") or [] if name not in ran]
+  skipped += [name for name in new.get("skipped", []) if name not in skipped]
+  merged = dict(old, **{key: value for key, value in new.items()
+                        if key not in ("benchmarks", "failures", "skipped")})
+  merged.update(benchmarks={name: benchmarks[name] for name in order}, failures=failures,
+                skipped=skipped, command=_command(order, bool(new.get("quick"))))
+  return merged
 
 
 def child_main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,7 @@ writes
 * ``sweep_memory.png``: the sweep engine's peak memory against grid size.
 
 ``acajax bench`` runs it after the suite; ``acajax bench --summary-only``
-alone.
+alone. Every file is written atomically (:mod:`acajax.runs._io`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import json
 import math
 import os
 from pathlib import Path
+
+from acajax.runs import _io
 
 BEGIN, END = "<!-- suite:begin -->", "<!-- suite:end -->"
 ORDER = ("sweep", "exact", "optimize", "learners", "statistical", "recommender")
@@ -163,6 +165,11 @@ def markdown(results: list[dict], *, command: str = "acajax bench",
         device_mb = "" if m.get("peak_device_mb") is None else f"{m['peak_device_mb']:.0f}"
         lines.append(f"| {m['points']:.0e} | {m['chunks']} | {m['wall_s']:.2f} | "
                      f"{m['peak_rss_mb']:.0f} | {device_mb} |")
+    dates = {name: str(b.get("measured", result["date"]))[:10]
+             for name, b in result["benchmarks"].items()}
+    if len(set(dates.values())) > 1:
+      lines += ["", "Measured on different days (`acajax bench --only` merges into the file): "
+                + ", ".join(f"{name} {dates[name]}" for name in ORDER if name in dates) + "."]
     if result.get("failures"):
       lines += ["", "Failed in this run: " + ", ".join(sorted(result["failures"])) + "."]
     lines.append("")
@@ -239,7 +246,7 @@ def plot(results: list[dict], out_dir: Path) -> list[Path]:
   fig.tight_layout()
   out_dir.mkdir(parents=True, exist_ok=True)
   paths = [out_dir / "scaling.png"]
-  fig.savefig(paths[0], dpi=110)
+  _io.save_figure(fig, paths[0], dpi=110)
   plt.close(fig)
   memory = [(r, r["benchmarks"]["sweep"]["memory"]) for r in results
             if r["benchmarks"].get("sweep", {}).get("memory")]
@@ -258,7 +265,7 @@ def plot(results: list[dict], out_dir: Path) -> list[Path]:
     ax.legend(fontsize=7)
     fig.tight_layout()
     paths.append(out_dir / "sweep_memory.png")
-    fig.savefig(paths[-1], dpi=110)
+    _io.save_figure(fig, paths[-1], dpi=110)
     plt.close(fig)
   return paths
 
@@ -271,7 +278,7 @@ def update_readme(readme: Path, section: str) -> None:
     text = head + section + rest.split(END, 1)[1]
   else:
     text = text.rstrip("\n") + "\n\n" + section + "\n"
-  readme.write_text(text)
+  _io.atomic_write_text(readme, text)
 
 
 def write(results_dir: str | Path, readme: str | Path | None = None, *,
@@ -296,7 +303,7 @@ def write(results_dir: str | Path, readme: str | Path | None = None, *,
     raise ValueError(f"no suite results in {results_dir} (run `acajax bench` first)")
   if readme is None:
     section = markdown(results, files="*.json", figures="")
-    (results_dir / "summary.md").write_text(section + "\n")
+    _io.atomic_write_text(results_dir / "summary.md", section + "\n")
   else:
     readme = Path(readme)
     files = Path(os.path.relpath(results_dir, readme.parent.parent)).as_posix()

@@ -9,12 +9,21 @@
   the critical mass marked;
 * ``sweep/`` and ``sweep_s_min.png``: a small alignment sweep
   (:mod:`acajax.sweep`) of the same two collectives — the S_min bound over
-  the aligned mass beta and the signal overlap xi, as a heatmap.
+  the aligned mass beta and the signal overlap xi, as a heatmap;
+* ``meta.json``: the run's kind (``"demo"``), versions and command line.
+
+The folder is checked before any computation
+(:func:`acajax.runs._io.prepare_output`: a folder holding another run's
+results is refused unless ``force``) and locked while the demo writes; every
+file is written atomically (:mod:`acajax.runs._io`).
 """
 
 from __future__ import annotations
 
+import datetime
 import pathlib
+import platform
+import sys
 from typing import NamedTuple
 
 import jax
@@ -24,9 +33,14 @@ import numpy as np
 import pandas as pd
 
 from acajax import bounds, sweep
+from acajax._version import __version__
+from acajax.runs import _io
 from acajax.runs import figures as plots
 
 __all__ = ["DemoScenario", "main"]
+
+# The files the demo writes into its folder (the sweep goes into ``sweep/``).
+FILES = ("bounds.csv", "report.md", "bounds_vs_mass.png", "sweep_s_min.png", _io.RUN_FILE)
 
 
 class DemoScenario(NamedTuple):
@@ -84,25 +98,37 @@ def _figure(s: DemoScenario, table: pd.DataFrame, path: pathlib.Path) -> None:
   ax.set_xscale("log")
   ax.set_title(f"Theorem 1 bound vs mass (eps = {s.eps}); dashed: critical mass for "
                f"S = {s.target_success}", fontsize=9)
-  plots.save(fig, path)
+  _save(fig, path)
 
 
-def _sweep_section(s: DemoScenario, out: pathlib.Path) -> str:
-  """A small alignment sweep: S_min and S_w over (beta, xi), drawn as a heatmap."""
+def _save(fig_or_ax, path: pathlib.Path) -> None:
+  """Writes a figure (or an Axes' figure) as PNG, atomically, and closes it."""
+  fig = getattr(fig_or_ax, "figure", fig_or_ax)
+  fig.tight_layout()
+  _io.save_figure(fig, path, dpi=120)
+  plt.close(fig)
+
+
+def _sweep_section(s: DemoScenario, out: pathlib.Path, force: bool) -> str:
+  """A small alignment sweep: S_min and S_w over (beta, xi), drawn as a heatmap.
+
+  It starts over every time (``restart``): a checkpoint left by another
+  version of the demo cannot stop it.
+  """
   spec = sweep.SweepSpec(
       name="demo_alignment", collectives=len(s.alpha), targets=s.targets,
       bounds=("feature_label",), collective=("s_min", "s_w"),
       fixed=dict(alpha=s.alpha, xi_c=s.xi_c, delta=s.delta, eps=s.eps),
       axes={"beta": sweep.Axis.linspace(0.0, min(s.alpha), 21),
             "xi": sweep.Axis.linspace(0.0, 0.2, 21)})
-  result = sweep.run(spec, out / "sweep", progress=False)
+  result = sweep.run(spec, out / "sweep", progress=False, restart=True, force=force)
   table = result.table
   grid = table.pivot(index="beta", columns="xi", values="feature_label.s_min")
   ax = plots.heatmap(grid.index.to_numpy(), grid.columns.to_numpy(), grid.to_numpy(),
                      xlabel=r"aligned mass $\beta$ (each collective)",
                      ylabel=r"signal overlap $\xi$", label="S_min bound")
   ax.set_title("Theorem 1, S_min over alignment and overlap (acajax sweep)", fontsize=9)
-  plots.save(ax, out / "sweep_s_min.png")
+  _save(ax, out / "sweep_s_min.png")
   at = table[np.isclose(table["xi"], s.xi)]
   opposed, aligned = at.iloc[0], at.iloc[-1]
   return (f"Alignment sweep ({spec.num_points} points, `sweep/results.csv`, "
@@ -113,16 +139,24 @@ def _sweep_section(s: DemoScenario, out: pathlib.Path) -> str:
 
 
 def main(out: str | pathlib.Path = "acajax-demo", scenario: DemoScenario | None = None,
-         quiet: bool = False) -> pd.DataFrame:
+         quiet: bool = False, *, force: bool = False,
+         argv: list[str] | None = None) -> pd.DataFrame:
   """Writes the demo report into ``out`` and returns the bounds table.
 
   Args:
     out: output folder (created if missing).
     scenario: the two-collective scenario (defaults to :class:`DemoScenario`).
     quiet: do not print the table.
+    force: write into a folder holding another run's results.
+    argv: the command line recorded in ``meta.json`` (default ``sys.argv``).
 
   Returns:
     The table written to ``bounds.csv``.
+
+  Raises:
+    OutputError: ``out`` cannot take the report (a file, not writable, or
+      holding another run's results without ``force``), or another run is
+      writing there.
 
   Examples:
     >>> import tempfile
@@ -132,24 +166,15 @@ def main(out: str | pathlib.Path = "acajax-demo", scenario: DemoScenario | None 
     [0.7593, 0.3833]
   """
   scenario = scenario or DemoScenario()
-  out = pathlib.Path(out)
-  out.mkdir(parents=True, exist_ok=True)
-  table = _table(scenario)
-  table.to_csv(out / "bounds.csv", index=False)
-  fl, w = table["bound_feature_label"].to_numpy(), table["mass"].to_numpy()
-  summary = (f"S_min bound {float(bounds.s_min(fl)):.4f}, "
-             f"S_w bound {float(bounds.s_weighted(fl, w)):.4f} (feature-label, SPEC §7)")
-  (out / "report.md").write_text(
-      "# acajax demo: two collectives\n\n"
-      f"Scenario: {scenario._asdict()}\n\n"
-      + "```\n" + table.to_string(index=False, float_format=lambda v: f"{v:.4f}")
-      + "\n```\n\n" + summary + "\n\n"
-      "Figure: bounds_vs_mass.png (each collective's Theorem 1 bound against its mass, "
-      "the other fixed; dashed line: critical mass).\n")
-  _figure(scenario, table, out / "bounds_vs_mass.png")
-  sweep_summary = _sweep_section(scenario, out)
-  with open(out / "report.md", "a") as report:
-    report.write("\n" + sweep_summary + "\n")
+  out = _io.prepare_output(out, flag="out", kind="demo", results=FILES, force=force)
+  with _io.FolderLock(out, "out"):
+    table, summary, sweep_summary = _write(scenario, out, force)
+    _io.atomic_write_json(out / _io.RUN_FILE, dict(
+        kind="demo", scenario=scenario._asdict(),
+        finished=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        versions=dict(acajax=__version__, jax=jax.__version__, numpy=np.__version__,
+                      pandas=pd.__version__, python=platform.python_version()),
+        argv=list(sys.argv if argv is None else argv)))
   if not quiet:
     with pd.option_context("display.width", 200, "display.max_columns", 20):
       print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
@@ -158,3 +183,23 @@ def main(out: str | pathlib.Path = "acajax-demo", scenario: DemoScenario | None 
     print(f"wrote {out / 'bounds.csv'}, {out / 'report.md'}, {out / 'bounds_vs_mass.png'}, "
           f"{out / 'sweep_s_min.png'}, {out / 'sweep'}/")
   return table
+
+
+def _write(scenario: DemoScenario, out: pathlib.Path, force: bool):
+  """The demo's files; returns the table and the two summary lines."""
+  table = _table(scenario)
+  _io.write_csv(table, out / "bounds.csv")
+  fl, w = table["bound_feature_label"].to_numpy(), table["mass"].to_numpy()
+  summary = (f"S_min bound {float(bounds.s_min(fl)):.4f}, "
+             f"S_w bound {float(bounds.s_weighted(fl, w)):.4f} (feature-label, SPEC §7)")
+  _figure(scenario, table, out / "bounds_vs_mass.png")
+  sweep_summary = _sweep_section(scenario, out, force)
+  _io.atomic_write_text(
+      out / "report.md",
+      "# acajax demo: two collectives\n\n"
+      f"Scenario: {scenario._asdict()}\n\n"
+      + "```\n" + table.to_string(index=False, float_format=lambda v: f"{v:.4f}")
+      + "\n```\n\n" + summary + "\n\n"
+      "Figure: bounds_vs_mass.png (each collective's Theorem 1 bound against its mass, "
+      "the other fixed; dashed line: critical mass).\n\n" + sweep_summary + "\n")
+  return table, summary, sweep_summary

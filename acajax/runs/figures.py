@@ -13,6 +13,8 @@ matplotlib.use("Agg")  # headless: the CLI and CI have no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from acajax.runs import _io  # noqa: E402
+
 __all__ = ["bound_vs_exact", "bound_vs_mass", "critical_mass_contour", "heatmap", "save"]
 
 
@@ -168,8 +170,10 @@ def bound_vs_exact(bound, exact, *, label=None, ax=None, tol=1e-9):
 
 
 def save(fig_or_ax, path) -> None:
-  """Saves a figure (or the figure of an Axes) as PNG and closes it."""
+  """Saves a figure (or the figure of an Axes) as PNG, atomically, and closes it."""
   fig = getattr(fig_or_ax, "figure", fig_or_ax)
   fig.tight_layout()
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
+  try:
+    _io.save_figure(fig, path, dpi=120)
+  finally:
+    plt.close(fig)

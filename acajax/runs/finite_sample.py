@@ -14,6 +14,8 @@ line and the column.
 from __future__ import annotations
 
 import csv
+import io
+import math
 import pathlib
 import re
 from collections.abc import Mapping, Sequence
@@ -27,8 +29,11 @@ from acajax import statistical, structured
 
 __all__ = [
     "CategoricalData",
+    "DEFAULT_MEMORY_CAP_MB",
     "DataError",
+    "MAX_CODE",
     "csv_report",
+    "estimated_table_bytes",
     "parse_signal",
     "plot_curves",
     "read_categorical_csv",
@@ -62,6 +67,14 @@ class CategoricalData(NamedTuple):
 
 
 _INTEGER = re.compile(r"^\+?\d+$")
+# The largest integer code: codes are int64, and the column sizes (code + 1) must be too.
+MAX_CODE = 2**62
+# csv_report refuses count tables whose estimated memory exceeds this (``memory_cap_mb``).
+DEFAULT_MEMORY_CAP_MB = 4096.0
+# Segment ids of the count tables are int32 (acajax.statistical.prefix_count_tables), whose
+# per-block counts stay within a budget of 2**22 cells.
+_MAX_TABLE_CELLS = 2**31 - 1
+_PREFIX_CELLS = 2**22
 
 
 def _is_number(text: str) -> bool:
@@ -94,11 +107,18 @@ def read_categorical_csv(path, *, label_column: str | None = None) -> Categorica
   """
   path = pathlib.Path(path)
   try:
-    handle = path.open(newline="", encoding="utf-8")
+    raw = path.read_bytes()
   except OSError as err:
     raise DataError(f"{path}: cannot read the file ({err.strerror})") from None
-  with handle:
-    reader = csv.reader(handle)
+  try:
+    text = raw.decode("utf-8")
+  except UnicodeDecodeError as err:
+    line = raw.count(b"\n", 0, err.start) + 1
+    raise DataError(f"{path}, line {line}: not a UTF-8 text file (byte {err.start} is "
+                    f"0x{raw[err.start]:02x}); a CSV of categorical data is UTF-8 text") from None
+  del raw
+  reader = csv.reader(io.StringIO(text, newline=""))
+  try:
     header = None
     for fields in reader:
       if any(field.strip() for field in fields):
@@ -132,6 +152,9 @@ def read_categorical_csv(path, *, label_column: str | None = None) -> Categorica
         if seen is None:
           seen = lookup[j][value] = (len(lookup[j]), line)
         ids[j].append(seen[0])
+  except csv.Error as err:
+    raise DataError(f"{path}, line {reader.line_num}: not a CSV line ({err})") from None
+  del text
   if not ids[0]:
     raise DataError(f"{path}: no data lines after the header")
   if label_column is None:
@@ -144,7 +167,14 @@ def read_categorical_csv(path, *, label_column: str | None = None) -> Categorica
     values = sorted(lookup[j].items(), key=lambda item: item[1][0])
     strings = [text for text, _ in values]
     if all(_INTEGER.match(text) for text in strings):
-      table = np.array([int(text) for text in strings], dtype=np.int64)
+      numbers = [int(text) for text in strings]
+      if max(numbers) > MAX_CODE:
+        big, (_, line) = min(((t, v) for (t, v), n in zip(values, numbers) if n > MAX_CODE),
+                             key=lambda item: item[1][1])
+        raise DataError(f"{path}, line {line}, column {header[j]!r}: {big!r} is too large for "
+                        f"a category code (int64; at most 2**62 = {MAX_CODE}); recode the "
+                        "column as 0, 1, ... or as strings")
+      table = np.array(numbers, dtype=np.int64)
       categories.append(None)
     elif all(_is_number(text) for text in strings):
       bad, (_, line) = min(((t, v) for t, v in values if not _INTEGER.match(t)),
@@ -220,7 +250,62 @@ def _parse_targets(text: str, data: CategoricalData) -> list[int]:
              for part in text.split(",") if part.strip()]
   if not targets:
     raise DataError("--target: give at least one label")
+  present = np.unique(data.labels)
+  for target in targets:
+    if target not in present:   # only integer codes can be absent: strings come from the data
+      shown = ", ".join(str(int(v)) for v in present[:20]) + (", ..." if len(present) > 20
+                                                              else "")
+      raise DataError(f"--target: label {target} does not occur in the label column "
+                      f"{data.label_column!r} of {data.path} (its bound would be 0 at every "
+                      f"n); labels present: {shown}")
   return targets
+
+
+def _whole(value) -> bool:
+  """An integer, or a float with an integer value (not a bool)."""
+  if isinstance(value, (bool, np.bool_)):
+    return False
+  if isinstance(value, (int, np.integer)):
+    return True
+  return isinstance(value, (float, np.floating)) and math.isfinite(value) and value == int(value)
+
+
+def _real(value) -> bool:
+  return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+      value, (bool, np.bool_))
+
+
+def estimated_table_bytes(num_sizes: int, num_support: int, num_labels: int,
+                          num_targets: int = 1) -> int:
+  """Estimated peak memory of the count tables and bounds of :func:`csv_report` (bytes).
+
+  :func:`acajax.statistical.prefix_count_tables` counts (support point,
+  label, in X*) cells: 2 S K of them per block of samples (up to 4,096
+  blocks, within its cell budget) and per size n; the bounds then take a few
+  (targets, sizes, S, K) temporaries. Four bytes a cell.
+  """
+  width = 2 * num_support * num_labels
+  blocks = max(1, min(4096, _PREFIX_CELLS // max(width, 1)))
+  return 4 * (width * (blocks + 1 + 3 * num_sizes)
+              + 4 * num_targets * num_sizes * num_support * num_labels)
+
+
+def _check_tables(data: CategoricalData, num_sizes: int, num_support: int, num_labels: int,
+                  num_targets: int, memory_cap_mb: float) -> None:
+  """Refuses count tables too large for memory or for int32 cell indices."""
+  cells = num_sizes * 2 * num_support * num_labels
+  need = estimated_table_bytes(num_sizes, num_support, num_labels, num_targets)
+  if cells <= _MAX_TABLE_CELLS and need <= memory_cap_mb * 2**20:
+    return
+  why = (f"about {math.ceil(need / 2**20):,} MB, over memory_cap_mb = {memory_cap_mb:g}"
+         if cells <= _MAX_TABLE_CELLS else f"{cells:,} cells, more than int32 indices reach")
+  hint = ("recode the label column as 0, 1, ... (or as strings)"
+          if data.label_categories is None and num_labels > 2 * len(np.unique(data.labels))
+          else "use fewer sizes (--n) or a signal that sets more columns")
+  support = "at least 1 signal point" if num_support == 1 else f"{num_support:,} signal points"
+  raise DataError(f"{data.path}: the count tables would have {num_sizes} sizes x {support} x "
+                  f"{num_labels:,} labels (the label column {data.label_column!r} holds codes up "
+                  f"to {num_labels - 1}): {why}; {hint}")
 
 
 def plot_curves(sizes_n: ArrayLike, curves: Mapping[str, ArrayLike], path, *,
@@ -272,7 +357,8 @@ def plot_curves(sizes_n: ArrayLike, curves: Mapping[str, ArrayLike], path, *,
 def csv_report(path, *, signal: str, target: str, sizes_n: Sequence[int] | None = None,
                num_samples: int | None = None, num_test: float | None = None,
                delta: float = 0.05, eps: float = 0.0, strategy: str = "feature_label",
-               label_column: str | None = None, out_dir=None):
+               label_column: str | None = None, out_dir=None,
+               memory_cap_mb: float = DEFAULT_MEMORY_CAP_MB):
   """The ``acajax finite-sample`` report: the bound against n for a CSV file.
 
   The collective's data are the first n data lines of the file, for every n
@@ -293,20 +379,44 @@ def csv_report(path, *, signal: str, target: str, sizes_n: Sequence[int] | None 
     strategy: ``"feature_label"`` or ``"feature_only"``.
     label_column: the label column (default: last).
     out_dir: if given, write ``finite_sample.csv`` and ``finite_sample.png``.
+    memory_cap_mb: refuse count tables whose estimated memory exceeds this
+      (:func:`estimated_table_bytes`).
 
   Returns:
     ``(frame, paths)``: a pandas DataFrame (n, alpha, one bound column per
     target) and the files written.
 
   Raises:
-    DataError: a malformed file or option (the message names it).
+    DataError: a malformed file or option (the message names it): also a
+      target label absent from the data, non-integer or out-of-range sizes,
+      non-finite ``delta``/``eps``/``num_samples``, a NaN ``num_test``, and
+      count tables whose estimated memory exceeds ``memory_cap_mb``.
   """
   if strategy not in ("feature_label", "feature_only"):
     raise DataError(f"--strategy must be feature_label or feature_only; got {strategy!r}")
-  if not 0 < delta < 1:
-    raise DataError(f"--delta must lie in (0, 1); got {delta}")
-  if not 0 <= eps < 1:
-    raise DataError(f"--eps must lie in [0, 1); got {eps}")
+  if not _real(delta) or not 0 < delta < 1:
+    raise DataError(f"--delta must lie in (0, 1); got {delta!r}")
+  if not _real(eps) or not 0 <= eps < 1:
+    raise DataError(f"--eps must lie in [0, 1); got {eps!r}")
+  if num_samples is not None and (not _whole(num_samples) or num_samples < 1):
+    raise DataError(f"--platform-size must be a positive integer; got {num_samples!r}")
+  if num_test is not None and (not _real(num_test) or not num_test > 0):
+    raise DataError(f"--test-size must be positive (inf: the population success); got "
+                    f"{num_test!r}")
+  if not _real(memory_cap_mb) or not 0 < memory_cap_mb < math.inf:
+    raise DataError(f"memory_cap_mb must be a finite number > 0; got {memory_cap_mb!r}")
+  for flag, value, example in (("--signal", signal, "'col3=2,col7=red'"),
+                               ("--target", target, "'good,bad'")):
+    if not isinstance(value, str):
+      raise DataError(f"{flag} must be text such as {example}; got {value!r}")
+  if label_column is not None and not isinstance(label_column, str):
+    raise DataError(f"--label-column must be a column name; got {label_column!r}")
+  if sizes_n is not None:
+    sizes_n = list(sizes_n)
+    bad = [n for n in sizes_n if not _whole(n) or n < 1]
+    if bad or not sizes_n:
+      raise DataError(f"--n: collective sizes must be positive integers"
+                      f"{f'; got {bad[0]!r}' if bad else ''}")
   data = read_categorical_csv(path, label_column=label_column)
   setting = parse_signal(signal, data)
   targets = _parse_targets(target, data)
@@ -329,7 +439,10 @@ def csv_report(path, *, signal: str, target: str, sizes_n: Sequence[int] | None 
   num_labels = max(2, int(data.labels.max()) + 1, max(targets) + 1)
   rows = data.rows[:sizes_n[-1]]
   sizes = np.maximum(data.rows.max(axis=0) + 1, setting + 1)
+  # The labels alone (one support point) first, then the support the signal has.
+  _check_tables(data, len(sizes_n), 1, num_labels, len(targets), memory_cap_mb)
   codes = statistical.signal_codes(rows, setting, sizes=sizes)
+  _check_tables(data, len(sizes_n), codes.num_support, num_labels, len(targets), memory_cap_mb)
   tables = statistical.prefix_count_tables(codes.image, codes.member,
                                            data.labels[:sizes_n[-1]], sizes_n,
                                            num_support=codes.num_support, num_labels=num_labels)

@@ -42,6 +42,7 @@ Specs (``acajax validate SPEC.toml --out DIR``) are TOML files with
     [model]         # rank, steps, learning_rate, reg, init_std, batch_size
     [target_sets]   # NAME = [item ids] | "niche"
     [[collectives]] # name, archetype ("promoter" | "demoter"), targets (a set name), rating
+    [run]           # memory_cap_mb (default 4096): refuse a plan whose memory estimate exceeds it
 
 :func:`load` checks everything before anything is compiled and raises
 :class:`SpecError` naming the file, the key and the allowed values; item ids
@@ -51,6 +52,7 @@ are the data's own (MovieLens ids; indices for synthetic data).
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import pathlib
 import time
 
@@ -68,11 +70,15 @@ from acajax.runs import _spec as spec_io
 from acajax.runs import figures  # noqa: F401  (sets the headless Agg backend)
 from acajax.runs._spec import SpecError
 
-__all__ = ["CollectiveSpec", "Experiment", "ExperimentResult", "RecommenderSpec", "SpecError",
-           "is_recommender_spec", "load", "plot", "run", "run_experiment"]
+__all__ = ["CollectiveSpec", "DEFAULT_MEMORY_CAP_MB", "Experiment", "ExperimentResult",
+           "RecommenderSpec", "SpecError", "estimated_memory_bytes", "is_recommender_spec", "load",
+           "plot", "run", "run_experiment"]
 
 NICHE_QUANTILE = 0.4
 NICHE_POOL = 4
+DEFAULT_MEMORY_CAP_MB = 4096.0   # run.memory_cap_mb: refuse plans whose estimate exceeds it
+MAX_SEED = 2**32 - 1  # jax.random.key keeps 32 bits: larger seeds would repeat smaller ones
+RATING_SCALE = (1.0, 5.0)        # the ratings of synthetic data and of MovieLens
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,7 +136,8 @@ class ExperimentResult:
   Attributes:
     frame: tidy table, one row per (seed, size, homogeneity, scenario,
       acting collective): ``hr_with``, ``hr_without``, ``relative_hr``,
-      ``members``, ``home``, ``evaluation_users``.
+      ``members``, ``home``, ``evaluation_users``, ``diverged`` (the
+      training or its baseline became non-finite: NaN hit ratios, never scored).
     target_sets: name -> item indices used.
     baseline_hr: name -> (seeds,) HR@k of the set over all users, no action.
     trainings: models trained (baselines included).
@@ -207,7 +214,9 @@ def run_experiment(exp: Experiment, *, progress: bool = False) -> ExperimentResu
 
   # Baselines first: they fix the niche target sets.
   start = time.perf_counter()
-  base_params, _ = recommender.train_many(base, list(seeds), config=config, chunk=exp.chunk)
+  base_params, base_losses = recommender.train_many(base, list(seeds), config=config,
+                                                    chunk=exp.chunk)
+  base_diverged = recommender.diverged(base_params, base_losses)
   target_sets, rng = {}, np.random.default_rng(seeds[0])
   if any(isinstance(v, str) for v in exp.target_sets.values()):
     first = jax.tree.map(lambda v: v[:1], base_params)
@@ -248,10 +257,11 @@ def run_experiment(exp: Experiment, *, progress: bool = False) -> ExperimentResu
                            members={c.name: members[c.name] for c in acting},
                            homes={c.name: homes[c.name] for c in acting}))
   with tqdm(desc="trainings", unit="model", disable=not progress) as bar:
-    params, _ = recommender.train_many(
+    params, losses = recommender.train_many(
         base, [job["seed"] for job in jobs], base_weights=np.stack(weights),
         extras=rc.stack_extras(extras), config=config, chunk=exp.chunk,
         progress=bar if progress else None)
+  trained_diverged = recommender.diverged(params, losses)
   every = jax.tree.map(lambda a, b: jax.numpy.concatenate([a, b]), params, base_params)
   every_hits = recommender.hits_many(every, rated, onehot, exp.k)          # (B + seeds, S, U)
   hits_with, hits_without = every_hits[:len(jobs)], every_hits[len(jobs):]
@@ -267,13 +277,18 @@ def run_experiment(exp: Experiment, *, progress: bool = False) -> ExperimentResu
       s = set_names.index(col.targets)
       hr_with = recommender.hit_ratio(hits_with[b, s], evaluation)
       hr_without = recommender.hit_ratio(hits_without[seeds.index(job["seed"]), s], evaluation)
+      # A training (or its seed's baseline) that diverged is reported, never scored.
+      diverged = bool(trained_diverged[b] or base_diverged[seeds.index(job["seed"])])
+      if diverged:
+        hr_with = hr_without = np.nan
       rows.append(dict(
           seed=job["seed"], size=job["size"], homogeneity=job["homogeneity"],
           scenario=_scenario_name(job["scenario"]), alone=len(job["scenario"]) == 1,
           collective=name, archetype=col.archetype, target_set=col.targets,
           members=len(job["members"][name]), home=job["homes"][name],
           evaluation_users=int(evaluation.sum()), hr_with=hr_with, hr_without=hr_without,
-          relative_hr=recommender.relative_hit_ratio(hr_with, hr_without)))
+          relative_hr=np.nan if diverged else recommender.relative_hit_ratio(hr_with, hr_without),
+          diverged=diverged))
   baseline_hr = {name: hits_without[:, s].mean(-1) for s, name in enumerate(set_names)}
   return ExperimentResult(pd.DataFrame(rows), target_sets, baseline_hr,
                           len(jobs) + len(seeds), train_s)
@@ -335,15 +350,27 @@ class RecommenderSpec:
   k: int
   num_targets: int
   source: str
+  memory_cap_mb: float = DEFAULT_MEMORY_CAP_MB
 
 
 _TOP = {"kind", "name", "seeds", "sizes", "homogeneity", "k", "num_targets", "data", "model",
-        "target_sets", "collectives", "scenarios"}
+        "target_sets", "collectives", "scenarios", "run"}
 _SYNTHETIC = {"num_users", "num_items", "num_clusters", "rank", "ratings_per_user", "zipf",
               "cluster_spread", "noise", "seed"}
 _MOVIELENS = {"path", "num_clusters", "seed"}
 _MODEL = {"rank", "steps", "learning_rate", "reg", "init_std", "batch_size"}
 _COLLECTIVE = {"name", "archetype", "targets", "rating"}
+_RUN = {"memory_cap_mb"}
+# Typed ranges of the [data] keys of synthetic data (acajax.ratings.synthetic) and of
+# [model] (acajax.recommender.MFConfig): (integer?, low, low_open).
+_SYNTHETIC_RANGES = {"num_users": (True, 1, False), "num_items": (True, 1, False),
+                     "num_clusters": (True, 1, False), "rank": (True, 1, False),
+                     "ratings_per_user": (True, 1, False), "zipf": (False, 0.0, False),
+                     "cluster_spread": (False, 0.0, False), "noise": (False, 0.0, False),
+                     "seed": (True, 0, False)}
+_MODEL_RANGES = {"rank": (True, 1, False), "steps": (True, 1, False),
+                 "learning_rate": (False, 0.0, True), "reg": (False, 0.0, False),
+                 "init_std": (False, 0.0, True), "batch_size": (True, 1, False)}
 
 
 def is_recommender_spec(path) -> bool:
@@ -368,8 +395,28 @@ def _int_list(src, key, value, low=None):
   return tuple(value)
 
 
+def _typed(src, section, values, ranges):
+  """Checks ``values`` (a table) against ``ranges``; returns the checked values."""
+  out = {}
+  for key, value in values.items():
+    integral, low, low_open = ranges[key]
+    name = f"{section}.{key}"
+    out[key] = (spec_io.integer(src, name, value, low=low) if integral else
+                spec_io.number(src, name, value, low=low, low_open=low_open))
+  return out
+
+
 def load(path) -> RecommenderSpec:
   """Reads and checks a recommender spec (before any compilation).
+
+  Every value is checked for its type and range (no NaN or infinity, model
+  hyperparameters as :class:`acajax.recommender.MFConfig` needs them,
+  synthetic data as :func:`acajax.ratings.synthetic` needs it); on synthetic
+  data, whose sizes are in the spec, also ``k`` and ``num_targets`` against
+  the items, the collectives' sizes against the users and the estimated
+  memory (:func:`estimated_memory_bytes`) against ``run.memory_cap_mb``.
+  MovieLens data are checked the same way once read, and target item ids
+  against the data's ids, by :func:`run` before anything is trained.
 
   Raises:
     SpecError: unreadable TOML, unknown keys, bad values; the message names
@@ -397,7 +444,8 @@ def load(path) -> RecommenderSpec:
   _keys(src, "", raw, _TOP)
   if raw.get("kind") != "recommender":
     _fail(src, "kind", f"must be \"recommender\"; got {raw.get('kind')!r}")
-  seeds = _int_list(src, "seeds", raw.get("seeds", [0]), 0)
+  name = spec_io.text(src, "name", raw.get("name", path.stem))
+  seeds = spec_io.integers(src, "seeds", raw.get("seeds", [0]), low=0, high=MAX_SEED)
   sizes = raw.get("sizes", [10, 20, 50])
   if not isinstance(sizes, list) or not sizes:
     _fail(src, "sizes", f"must be a non-empty list; got {sizes!r}")
@@ -418,24 +466,34 @@ def load(path) -> RecommenderSpec:
   for key, value in (("k", k), ("num_targets", num_targets)):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
       _fail(src, key, f"must be a positive integer; got {value!r}")
+  run_table = spec_io.table(src, "run", raw.get("run", {}))
+  spec_io.check_keys(src, "run", run_table, _RUN)
+  memory_cap_mb = spec_io.number(src, "run.memory_cap_mb",
+                                 run_table.get("memory_cap_mb", DEFAULT_MEMORY_CAP_MB),
+                                 low=0.0, low_open=True)
 
-  data = dict(raw.get("data", {"source": "synthetic"}))
+  data = dict(spec_io.table(src, "data", raw.get("data", {"source": "synthetic"})))
   source = data.pop("source", "synthetic")
   if source == "synthetic":
     _keys(src, "data", data, _SYNTHETIC)
+    data = _typed(src, "data", data, _SYNTHETIC_RANGES)
+    _check_synthetic(src, data)
   elif source == "movielens":
     _keys(src, "data", data, _MOVIELENS)
     if "path" not in data:
       _fail(src, "data.path", "missing: the u.data file (tab-separated user id, item id, "
             "rating, timestamp)")
-    data["path"] = str((path.parent / data["path"]).resolve())
+    data["path"] = str((path.parent / spec_io.text(src, "data.path", data["path"])).resolve())
     if not pathlib.Path(data["path"]).is_file():
       _fail(src, "data.path", f"no such file: {data['path']}")
+    data.update(_typed(src, "data", {key: data[key] for key in ("num_clusters", "seed")
+                                     if key in data}, _SYNTHETIC_RANGES))
   else:
     _fail(src, "data.source", f"must be \"synthetic\" or \"movielens\"; got {source!r}")
   data["source"] = source
-  model = raw.get("model", {})
+  model = dict(spec_io.table(src, "model", raw.get("model", {})))
   _keys(src, "model", model, _MODEL)
+  model = _typed(src, "model", model, _MODEL_RANGES)
   try:
     MFConfig(**model)
   except (TypeError, ValueError) as err:
@@ -443,9 +501,9 @@ def load(path) -> RecommenderSpec:
 
   target_sets = raw.get("target_sets", {})
   _keys(src, "target_sets", target_sets, set(target_sets))
-  for name, items in target_sets.items():
+  for set_name, items in target_sets.items():
     if items != "niche":
-      _int_list(src, f"target_sets.{name}", items)
+      _int_list(src, f"target_sets.{set_name}", items)
   collectives = []
   entries = raw.get("collectives", [])
   if not isinstance(entries, list) or not entries:
@@ -455,12 +513,16 @@ def load(path) -> RecommenderSpec:
     for key in ("name", "archetype", "targets"):
       if key not in entry:
         _fail(src, f"collectives[{c}].{key}", "missing")
+    spec_io.text(src, f"collectives[{c}].name", entry["name"])
     if entry["archetype"] not in rc.ARCHETYPES:
       _fail(src, f"collectives[{c}].archetype", f"must be one of "
             f"{', '.join(map(repr, rc.ARCHETYPES))}; got {entry['archetype']!r}")
-    if entry["targets"] not in target_sets:
+    if not isinstance(entry["targets"], str) or entry["targets"] not in target_sets:
       _fail(src, f"collectives[{c}].targets", f"must name a set of [target_sets] "
             f"({', '.join(sorted(target_sets)) or 'none defined'}); got {entry['targets']!r}")
+    if "rating" in entry:
+      spec_io.number(src, f"collectives[{c}].rating", entry["rating"], low=RATING_SCALE[0],
+                     high=RATING_SCALE[1])
     collectives.append(CollectiveSpec(**entry))
   names = [c.name for c in collectives]
   if len(set(names)) != len(names):
@@ -474,11 +536,86 @@ def load(path) -> RecommenderSpec:
         _fail(src, f"scenarios[{s}]", f"must be a non-empty list of collective names "
               f"({', '.join(names)}); got {scenario!r}")
     scenarios = tuple(tuple(s) for s in scenarios)
-  return RecommenderSpec(name=raw.get("name", path.stem), data=data, model=model,
-                         target_sets=target_sets, collectives=tuple(collectives),
-                         scenarios=scenarios, seeds=seeds, sizes=tuple(sizes),
-                         homogeneity=tuple(float(h) for h in homogeneity), k=k,
-                         num_targets=num_targets, source=src)
+  spec = RecommenderSpec(name=name, data=data, model=model, target_sets=target_sets,
+                         collectives=tuple(collectives), scenarios=scenarios, seeds=seeds,
+                         sizes=tuple(sizes), homogeneity=tuple(float(h) for h in homogeneity),
+                         k=k, num_targets=num_targets, source=src, memory_cap_mb=memory_cap_mb)
+  if source == "synthetic":
+    num_users, num_items = _synthetic_shape(data)
+    _check_shape(spec, num_users, num_items, num_users * data.get("ratings_per_user", 40))
+  return spec
+
+
+def _synthetic_shape(data) -> tuple[int, int]:
+  """(U, I) of synthetic data (the defaults of :func:`acajax.ratings.synthetic`)."""
+  defaults = inspect.signature(ratings_mod.synthetic).parameters
+  return tuple(data.get(key, defaults[key].default) for key in ("num_users", "num_items"))
+
+
+def _check_synthetic(src: str, data) -> None:
+  """What :func:`acajax.ratings.synthetic` needs beyond each key's own range."""
+  defaults = inspect.signature(ratings_mod.synthetic).parameters
+  value = {key: data.get(key, defaults[key].default) for key in _SYNTHETIC}
+  if value["ratings_per_user"] > value["num_items"]:
+    _fail(src, "data.ratings_per_user", f"must be at most data.num_items = "
+          f"{value['num_items']}; got {value['ratings_per_user']}")
+  if value["num_clusters"] > value["num_users"]:
+    _fail(src, "data.num_clusters", f"must be at most data.num_users = {value['num_users']}; "
+          f"got {value['num_clusters']}")
+
+
+def _num_trainings(spec: RecommenderSpec) -> int:
+  scenarios = (len(spec.scenarios) if spec.scenarios is not None else
+               len(spec.collectives) + (len(spec.collectives) > 1))
+  return len(spec.seeds) * (len(spec.sizes) * len(spec.homogeneity) * scenarios + 1)
+
+
+def estimated_memory_bytes(spec: RecommenderSpec, num_users: int, num_items: int,
+                           num_ratings: int) -> int:
+  """Estimated peak memory of :func:`run` on data of U users, I items, n ratings (bytes).
+
+  The run holds (U, I) matrices on the host (the dense ratings, which items
+  are rated; synthetic data are drawn through four more), the rating
+  weights of every training (trainings x n), every model's parameters
+  (trainings x (U + I) x (rank + 1)), and trains on (U, I) cell sums and
+  gradients (about 40 bytes a cell for each model trained at once, at least
+  one; accelerators train chunks of models).
+  """
+  cells = num_users * num_items
+  trainings = _num_trainings(spec)
+  rank = spec.model.get("rank", MFConfig().rank)
+  host = cells * (5 + (32 if spec.data.get("source") == "synthetic" else 0))
+  host += num_items * num_items + trainings * len(spec.target_sets) * num_users
+  host += trainings * (num_ratings * 8 + (num_users + num_items) * (rank + 1) * 4)
+  device = cells * 40
+  return int(host + device)
+
+
+def _check_shape(spec: RecommenderSpec, num_users: int, num_items: int,
+                 num_ratings: int) -> None:
+  """``k``, ``num_targets``, sizes and memory against the data's U users and I items."""
+  src = spec.source
+  if spec.k > num_items:
+    _fail(src, "k", f"must be at most the number of items, {num_items} (a top-k list of more "
+          f"items than there are); got {spec.k}")
+  niche = sum(items == "niche" for items in spec.target_sets.values())
+  if niche and spec.num_targets * niche > num_items:
+    _fail(src, "num_targets", f"{niche} niche set(s) of {spec.num_targets} items need "
+          f"{spec.num_targets * niche} distinct items; the data have {num_items}")
+  for size in spec.sizes:
+    try:
+      count = rc.member_count(size, num_users)
+    except rc.CollectiveError as err:
+      _fail(src, "sizes", str(err))
+    if count * len(spec.collectives) > num_users:
+      _fail(src, "sizes", f"size {size} gives each of the {len(spec.collectives)} collectives "
+            f"{count} members, {count * len(spec.collectives)} in all (members are disjoint); "
+            f"the data have {num_users} users")
+  need = estimated_memory_bytes(spec, num_users, num_items, num_ratings)
+  spec_io.check_memory(src, "data", need, spec.memory_cap_mb, what=(
+      f"{num_users:,} users x {num_items:,} items as dense matrices, and "
+      f"{_num_trainings(spec):,} trainings"), lower="use fewer users or items, or fewer seeds, "
+      "sizes, homogeneity levels or scenarios")
 
 
 def _experiment(spec: RecommenderSpec) -> Experiment:
@@ -494,6 +631,7 @@ def _experiment(spec: RecommenderSpec) -> Experiment:
       clusters = ratings_mod.cluster_users(base, num_clusters, seed=data.get("seed", 0))
   except ratings_mod.RatingsError as err:
     raise SpecError(f"{spec.source}: data: {err}") from None
+  _check_shape(spec, base.num_users, base.num_items, base.num_ratings)
   target_sets = {}
   for name, items in spec.target_sets.items():
     if items == "niche":

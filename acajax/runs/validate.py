@@ -59,7 +59,10 @@ the run reports, per collective:
   ``mixed strategies`` (no closed form; ``exact_success`` still applies,
   SPEC §4–§5); ``p_c = 0`` (the sound Theorem 2 needs positivity, SPEC §5);
   ``wrong_signal off the table`` (on non-finite data the random signals of
-  wrong-signal members land outside the table, so nothing is reported).
+  wrong-signal members land outside the table, so nothing is reported);
+  ``training diverged`` (the model's loss or parameters became non-finite,
+  :attr:`acajax.learners.Trained.diverged`: its row has ``diverged = True``
+  and NaN for success and clean accuracy; it is reported, never scored).
 
 The summary rows ``S_min`` and ``S_w`` take the per-collective values through
 SPEC §7 (a NaN bound counts as 0, the trivial bound, unless all are NaN).
@@ -93,8 +96,9 @@ from acajax.runs import _spec as spec_io
 from acajax.runs import figures  # noqa: F401  (sets the headless Agg backend)
 from acajax.runs._spec import SpecError
 
-__all__ = ["CollectiveSpec", "SpecError", "ValidationResult", "ValidationSpec", "load", "plot",
-           "pointwise_suboptimality", "run"]
+__all__ = ["CollectiveSpec", "DEFAULT_MEMORY_CAP_MB", "SpecError", "ValidationResult",
+           "ValidationSpec", "estimated_memory_bytes", "load", "plot", "pointwise_suboptimality",
+           "run", "validated"]
 
 LEARNER_NAMES = ("logistic", "mlp", "ngram")
 STRATEGIES = ("feature_label", "feature_only")
@@ -102,6 +106,8 @@ NOISE_KINDS = ("abstain", "wrong_signal", "wrong_label")
 EPS_GRID_STEP = 0.001
 EPS_ROUND_UP = 1e-5   # > the engine's success tolerance in float32 (64 ulp = 7.6e-6)
 SUCCESS_SLACK = 1e-5  # float32 sums of the exact engine (x64 off) stay within it
+DEFAULT_MEMORY_CAP_MB = 4096.0   # run.memory_cap_mb: refuse plans whose estimate exceeds it
+MAX_SEED = 2**32 - 1  # jax.random.key keeps 32 bits: larger seeds would repeat smaller ones
 
 
 
@@ -133,6 +139,9 @@ class ValidationSpec:
   ``"wrong_label"``) of the collectives in ``noise_collectives`` (default:
   all) to ``level * scale``, one ``noise_scale`` entry per chosen collective
   (default 1); their other fractions stay as given (:meth:`noise_of`).
+
+  ``memory_cap_mb`` (TOML ``[run] memory_cap_mb``) caps the estimated
+  memory of the run (:func:`estimated_memory_bytes`).
   """
   dataset: str
   learner: str
@@ -156,6 +165,7 @@ class ValidationSpec:
   batch_size: int | None = None
   hidden: int = 32
   models_per_call: int = 64
+  memory_cap_mb: float = DEFAULT_MEMORY_CAP_MB
   source: str = "<spec>"
 
   @property
@@ -190,10 +200,24 @@ class ValidationSpec:
 
 _TOP_KEYS = {"name", "dataset", "learner", "seeds", "mass_grid", "configurations", "eps", "data",
              "train", "collectives", "noise_grid", "noise_kind", "noise_collectives",
-             "noise_scale"}
+             "noise_scale", "run"}
 _DATA_KEYS = {"num_samples", "test_samples", "p0", "path"}
 _TRAIN_KEYS = {"steps", "learning_rate", "l2", "batch_size", "hidden", "models_per_call"}
+_RUN_KEYS = {"memory_cap_mb"}
 _COLLECTIVE_KEYS = {f.name for f in dataclasses.fields(CollectiveSpec)}
+_TEXT = ("synthetic_resumes", "resume_file")
+_FINITE = ("finite_table", "climate_adaptation")
+# Labels of each dataset (finite_table: p0's columns; resume_file: the corpus's labels).
+_NUM_LABELS = {"digits": datasets.DIGITS_LABELS, "synthetic_resumes": 4, "climate_adaptation": 3,
+               "gaussian_mixture": 2}
+# Samples a dataset has (None: generated, as many as asked; resume_file: checked in run).
+_DATASET_SIZES = {"digits": datasets.DIGITS_SIZE}
+_CLIMATE_POINTS = 360     # rows of datasets.climate_adaptation().p0
+_DEFAULT_TEST_SAMPLES = next(f.default for f in dataclasses.fields(ValidationSpec)
+                             if f.name == "test_samples")
+# Memory of a validation (see estimated_memory_bytes).
+_FLOAT_BYTES = 4
+_EPS_GRID_POINTS = 501    # the eps grid of _theory (0, 0.001, ..., 0.499, and spec.eps)
 
 
 def _fail(source, key, message):
@@ -203,121 +227,245 @@ def _fail(source, key, message):
 def _check_signal(spec: ValidationSpec, c: int, signal, num_points: int | None):
   key = f"collectives[{c}].signal"
   ds = spec.dataset
+  is_int = spec_io.is_int
   if ds == "finite_table":
-    if isinstance(signal, int) and not isinstance(signal, bool):
+    if is_int(signal):
       if not 0 <= signal < num_points:
         _fail(spec.source, key, f"a point must lie in [0, {num_points}); got {signal}")
       return
     if (isinstance(signal, (list, tuple)) and len(signal) == num_points
-        and all(isinstance(v, int) and 0 <= v < num_points for v in signal)):
+        and all(is_int(v) and 0 <= v < num_points for v in signal)):
       return
     _fail(spec.source, key, f"must be a point in [0, {num_points}) or a list of {num_points} "
           f"points (an index map); got {signal!r}")
   elif ds == "climate_adaptation":
-    if not (isinstance(signal, int) and 1 <= signal <= 4):
+    if not (is_int(signal) and 1 <= signal <= 4):
       _fail(spec.source, key, f"must be a declared practice 1, 2, 3 or 4; got {signal!r}")
-  elif ds in ("synthetic_resumes", "resume_file"):
+  elif ds in _TEXT:
     if not (isinstance(signal, str) and len(signal) == 1):
       _fail(spec.source, key, f"must be a single character (inserted every 20 words); "
             f"got {signal!r}")
   elif ds == "digits":
     ok = (isinstance(signal, (list, tuple)) and len(signal) > 0 and all(
         isinstance(p, (list, tuple)) and len(p) == 2 and all(
-            isinstance(v, int) and 0 <= v < 8 for v in p) for p in signal))
+            is_int(v) and 0 <= v < 8 for v in p) for p in signal))
     if not ok:
       _fail(spec.source, key, f"must be a non-empty list of [row, col] pixels in 0..7; "
             f"got {signal!r}")
   elif ds == "gaussian_mixture":
-    if not (isinstance(signal, dict) and set(signal) == {"coordinates", "value"}
-            and isinstance(signal["coordinates"], (list, tuple)) and signal["coordinates"]):
+    dim = datasets.GAUSSIAN_DIM
+    if not (isinstance(signal, dict) and set(signal) == {"coordinates", "value"}):
       _fail(spec.source, key, f"must be a table {{coordinates = [...], value = v}}; "
             f"got {signal!r}")
+    spec_io.integers(spec.source, f"{key}.coordinates", signal["coordinates"], low=0,
+                     high=dim - 1)
+    spec_io.number(spec.source, f"{key}.value", signal["value"])
+
+
+def _check_p0(src: str, p0) -> np.ndarray:
+  """The finite table of ``data.p0``: (n, K), K >= 2, finite, non-negative, summing to 1."""
+  table = spec_io.matrix(src, "data.p0", p0.tolist() if isinstance(p0, np.ndarray) else p0,
+                         low=0.0)
+  if table.shape[1] < 2:
+    _fail(src, "data.p0", f"must be an (n, K) table with K >= 2 labels (columns); got shape "
+          f"{table.shape}")
+  if abs(table.sum() - 1) > 1e-6:
+    _fail(src, "data.p0", f"must be an (n, K) table of non-negative numbers summing to 1; "
+          f"got shape {table.shape}, sum {table.sum():.6g}")
+  return table
 
 
 def validated(spec: ValidationSpec) -> ValidationSpec:
-  """Checks a spec completely (no compilation); returns it or raises SpecError."""
+  """Checks a spec completely (no compilation, no data read); returns it normalised.
+
+  Every value is checked for its type and range (:mod:`acajax.runs._spec`):
+  a wrong type, NaN or an infinity, a value out of range, masses that sum to
+  1 or more at the largest ``mass_grid`` value, noise fractions outside
+  [0, 1] or summing past 1, a target that is not a label of the dataset,
+  more test samples than the dataset has beside ``num_samples``, and a plan
+  whose estimated memory (:func:`estimated_memory_bytes`) exceeds
+  ``memory_cap_mb`` are each a :class:`SpecError` naming the file, the key
+  and the allowed range. (A ``resume_file`` corpus is read in :func:`run`,
+  which checks its size and labels before training.)
+  """
   src = spec.source
-  if spec.dataset not in datasets.DATASETS:
-    _fail(src, "dataset", f"unknown dataset {spec.dataset!r}; allowed: "
-          f"{', '.join(datasets.DATASETS)}")
-  if spec.learner not in LEARNER_NAMES:
-    _fail(src, "learner", f"unknown learner {spec.learner!r}; allowed: {', '.join(LEARNER_NAMES)}")
-  if spec.dataset in ("synthetic_resumes", "resume_file") and spec.learner != "ngram":
+  spec_io.one_of(src, "dataset", spec.dataset, datasets.DATASETS, "dataset")
+  spec_io.one_of(src, "learner", spec.learner, LEARNER_NAMES, "learner")
+  if spec.dataset in _TEXT and spec.learner != "ngram":
     _fail(src, "learner", f"text datasets need the 'ngram' learner; got {spec.learner!r}")
-  if spec.dataset not in ("synthetic_resumes", "resume_file") and spec.learner == "ngram":
+  if spec.dataset not in _TEXT and spec.learner == "ngram":
     _fail(src, "learner", f"'ngram' is for text datasets; dataset is {spec.dataset!r}")
-  if not spec.seeds or not all(isinstance(s, int) and s >= 0 for s in spec.seeds):
-    _fail(src, "seeds", f"must be a non-empty list of integers >= 0; got {list(spec.seeds)}")
-  if not spec.mass_grid or not all(
-      isinstance(m, (int, float)) and m > 0 for m in spec.mass_grid):
-    _fail(src, "mass_grid", f"must be a non-empty list of positive multipliers; "
-          f"got {list(spec.mass_grid)}")
-  if not isinstance(spec.eps, (int, float)) or not 0 <= spec.eps < 0.5:
-    _fail(src, "eps", f"must lie in [0, 0.5); got {spec.eps}")
-  for key in ("num_samples", "test_samples", "steps", "hidden", "models_per_call"):
-    value = getattr(spec, key)
-    if not isinstance(value, int) or value < 1:
-      section = "data" if key in _DATA_KEYS else "train"
-      _fail(src, f"{section}.{key}", f"must be an integer >= 1; got {value!r}")
-  if spec.batch_size is not None and (not isinstance(spec.batch_size, int) or spec.batch_size < 1):
-    _fail(src, "train.batch_size", f"must be an integer >= 1 (omit for full batch); "
-          f"got {spec.batch_size!r}")
-  for key, low in (("learning_rate", 0.0), ("l2", None)):
-    value = getattr(spec, key)
-    if not isinstance(value, (int, float)) or (value <= low if low is not None else value < 0):
-      _fail(src, f"train.{key}", f"must be a number {'> 0' if low is not None else '>= 0'}; "
-            f"got {value!r}")
-  num_points = None
+  spec_io.text(src, "name", spec.name)
+  spec_io.integers(src, "seeds", spec.seeds, low=0, high=MAX_SEED)
+  mass_grid = spec_io.numbers(src, "mass_grid", spec.mass_grid, low=0.0, low_open=True)
+  spec_io.number(src, "eps", spec.eps, low=0.0, high=0.5, high_open=True)
+  for section, keys in (("data", ("num_samples", "test_samples")),
+                        ("train", ("steps", "hidden", "models_per_call"))):
+    for key in keys:
+      spec_io.integer(src, f"{section}.{key}", getattr(spec, key), low=1)
+  if spec.batch_size is not None:
+    if not spec_io.is_int(spec.batch_size) or spec.batch_size < 1:
+      _fail(src, "train.batch_size", f"must be an integer >= 1 (omit for full batch); "
+            f"got {spec_io.describe(spec.batch_size)}")
+  spec_io.number(src, "train.learning_rate", spec.learning_rate, low=0.0, low_open=True)
+  spec_io.number(src, "train.l2", spec.l2, low=0.0)
+  spec_io.number(src, "run.memory_cap_mb", spec.memory_cap_mb, low=0.0, low_open=True)
+  num_points, p0 = None, spec.p0
   if spec.dataset == "finite_table":
     if spec.p0 is None:
       _fail(src, "data.p0", "finite_table needs an (n, K) table of joint probabilities")
-    p0 = np.asarray(spec.p0, float)
-    if p0.ndim != 2 or np.any(p0 < 0) or abs(p0.sum() - 1) > 1e-6:
-      _fail(src, "data.p0", f"must be an (n, K) table of non-negative numbers summing to 1; "
-            f"got shape {p0.shape}, sum {p0.sum():.6g}")
-    num_points = p0.shape[0]
+    table = _check_p0(src, spec.p0)
+    num_points = table.shape[0]
+    p0 = tuple(tuple(float(v) for v in row) for row in table)
   if spec.dataset == "resume_file":
     if spec.path is None:
       _fail(src, "data.path", "resume_file needs the path of an 'id:::labels:::text' corpus")
+    spec_io.text(src, "data.path", spec.path)
     if not pathlib.Path(spec.path).is_file():
       _fail(src, "data.path", f"no such file: {spec.path}")
-  if not spec.collectives:
+  available = _DATASET_SIZES.get(spec.dataset)
+  if available is not None:
+    _check_sample_counts(spec, available, spec.dataset)
+  if not isinstance(spec.collectives, (list, tuple)) or not spec.collectives:
     _fail(src, "collectives", "at least one [[collectives]] entry is needed")
-  num_labels = {"digits": 10, "synthetic_resumes": 4, "climate_adaptation": 3,
-                "gaussian_mixture": 2}.get(spec.dataset)
-  if num_points is not None:
-    num_labels = np.asarray(spec.p0).shape[1]
-  max_scale = max(spec.mass_grid)
+  num_labels = _NUM_LABELS.get(spec.dataset) if num_points is None else len(p0[0])
+  max_scale = max(mass_grid)
   for c, col in enumerate(spec.collectives):
-    if col.strategy not in STRATEGIES:
-      _fail(src, f"collectives[{c}].strategy", f"unknown strategy {col.strategy!r}; allowed: "
-            f"{', '.join(STRATEGIES)}")
-    if not isinstance(col.target, int) or col.target < 0 or (
+    if not isinstance(col, CollectiveSpec):
+      _fail(src, f"collectives[{c}]", f"must be a collective (a [[collectives]] table); got "
+            f"{spec_io.describe(col)}")
+    spec_io.one_of(src, f"collectives[{c}].strategy", col.strategy, STRATEGIES, "strategy")
+    if col.name is not None:
+      spec_io.text(src, f"collectives[{c}].name", col.name)
+    if not spec_io.is_int(col.target) or col.target < 0 or (
         num_labels is not None and col.target >= num_labels):
-      _fail(src, f"collectives[{c}].target", f"must be a label in [0, {num_labels}); "
-            f"got {col.target!r}")
-    if not isinstance(col.mass, (int, float)) or not col.mass > 0:
-      _fail(src, f"collectives[{c}].mass", f"must be > 0; got {col.mass!r}")
-    if np.floor(col.mass * min(spec.mass_grid) * spec.num_samples + 0.5) < 1:  # as planting
+      _fail(src, f"collectives[{c}].target", f"must be a label in [0, {num_labels}) "
+            f"({spec.dataset}); got {spec_io.describe(col.target)}" if num_labels is not None
+            else f"must be a label index >= 0; got {spec_io.describe(col.target)}")
+    mass = spec_io.number(src, f"collectives[{c}].mass", col.mass, low=0.0, low_open=True)
+    if np.floor(mass * min(mass_grid) * spec.num_samples + 0.5) < 1:  # as planting
       _fail(src, f"collectives[{c}].mass", f"mass {col.mass} x {min(spec.mass_grid)} (smallest "
             f"mass_grid value) gives no member among data.num_samples = {spec.num_samples}")
-    noise = [col.abstain, col.wrong_signal, col.wrong_label]
-    if (not all(isinstance(v, (int, float)) for v in noise)
-        or any(not 0 <= v <= 1 for v in noise) or sum(noise) > 1):
+    noise = [spec_io.number(src, f"collectives[{c}].{kind}", getattr(col, kind), low=0.0,
+                            high=1.0) for kind in NOISE_KINDS]
+    if sum(noise) > 1:
       _fail(src, f"collectives[{c}]", "abstain, wrong_signal, wrong_label must lie in [0, 1] "
             f"with sum <= 1; got {noise}")
     _check_signal(spec, c, col.signal, num_points)
   _check_noise_grid(spec)
-  for k, active in enumerate(spec.active_sets):
-    if not active or not all(isinstance(i, int) and 0 <= i < len(spec.collectives)
-                             for i in active) or len(set(active)) != len(active):
+  active_sets = spec.active_sets
+  if spec.configurations is not None:
+    spec_io.list_of(src, "configurations", spec.configurations)
+    if not spec.configurations:
+      _fail(src, "configurations", "must list at least one configuration (omit it: all act)")
+  for k, active in enumerate(active_sets):
+    if (not isinstance(active, (list, tuple)) or not active
+        or not all(spec_io.is_int(i) and 0 <= i < len(spec.collectives) for i in active)
+        or len(set(active)) != len(active)):
       _fail(src, f"configurations[{k}]", f"must list distinct collective indices in "
-            f"[0, {len(spec.collectives)}); got {list(active)}")
-    total = sum(spec.collectives[i].mass for i in active) * max_scale
+            f"[0, {len(spec.collectives)}); got {spec_io.describe(active)}")
+    total = sum(float(spec.collectives[i].mass) for i in active) * max_scale
     if total >= 1:
-      _fail(src, f"configurations[{k}]", f"total mass {total:g} at mass_grid value "
-            f"{max_scale} must be < 1")
+      names = " + ".join(f"collectives[{i}].mass" for i in active)
+      _fail(src, f"configurations[{k}]", f"total mass {total:g} ({names}, times the largest "
+            f"mass_grid value {max_scale:g}) must be < 1")
+  # Normalised containers (values keep their types: they reach the results table).
+  spec = dataclasses.replace(
+      spec, seeds=tuple(spec.seeds), mass_grid=tuple(spec.mass_grid), p0=p0,
+      configurations=None if spec.configurations is None else tuple(
+          tuple(int(i) for i in active) for active in active_sets),
+      noise_grid=None if spec.noise_grid is None else tuple(spec.noise_grid),
+      noise_scale=None if spec.noise_scale is None else tuple(spec.noise_scale))
+  _check_memory(spec)
   return spec
+
+
+def _check_sample_counts(spec: ValidationSpec, available: int, where: str) -> None:
+  """Refuses more training plus test samples than a dataset of ``available`` samples has."""
+  src, num, num_test = spec.source, spec.num_samples, spec.test_samples
+  if num >= available:
+    _fail(src, "data.num_samples", f"{where} has {available} samples; num_samples = {num} "
+          f"leaves none for testing (allowed: at most {available - 1})")
+  if num + num_test > available:
+    _fail(src, "data.test_samples", f"{where} has {available} samples and num_samples = {num} "
+          f"leaves {available - num} for testing; got test_samples = {num_test}"
+          f"{' (the default)' if num_test == _DEFAULT_TEST_SAMPLES else ''} (allowed: at most "
+          f"{available - num}; lower num_samples for more)")
+
+
+def _feature_width(spec: ValidationSpec) -> int:
+  """Columns of the learner's features (one-hot points, pixels, hashed n-grams...)."""
+  if spec.dataset == "finite_table":
+    return len(spec.p0)
+  return {"climate_adaptation": _CLIMATE_POINTS, "gaussian_mixture": datasets.GAUSSIAN_DIM,
+          "digits": 64}.get(spec.dataset, datasets.TEXT_FEATURES)
+
+
+def estimated_memory_bytes(spec: ValidationSpec) -> dict[str, int]:
+  """Estimated peak memory of :func:`run`, per spec key that drives it (bytes).
+
+  ``run`` plants every model's data before training, so the host holds the
+  features of every model at once: models x num_samples x feature width x 4
+  bytes (plus one unplanted copy per seed); a training call stacks and
+  transposes ``models_per_call`` of them on the device, with each model's
+  parameters and Adam state (4 copies of d x hidden + hidden x K, or d x K)
+  and a scan over ``steps`` (a key and a loss per step). The theory of each
+  model evaluates the exact engine over the 501-point eps grid on the
+  evaluation table (test points and their signal images, or P0's points).
+
+  Returns:
+    ``{"data.num_samples": ..., "train.steps": ..., "train.hidden": ...,
+    "data.test_samples": ...}``; their sum is the estimate.
+  """
+  width = _feature_width(spec)
+  num_models = (len(spec.active_sets) * len(spec.mass_grid) * len(spec.noise_levels)
+                * len(spec.seeds))
+  at_once = min(spec.models_per_call, num_models)
+  num = spec.num_samples
+  batch = num if spec.batch_size is None else min(spec.batch_size, num)
+  num_labels = (len(spec.p0[0]) if spec.dataset == "finite_table"
+                else _NUM_LABELS.get(spec.dataset, 4))
+  samples = (num_models + len(spec.seeds)) * num * (width * _FLOAT_BYTES + 8)   # host
+  samples += at_once * (2 * num + batch) * width * _FLOAT_BYTES                 # device
+  steps = at_once * spec.steps * 12                                              # keys, losses
+  weights = (width * spec.hidden + spec.hidden * num_labels if spec.learner == "mlp"
+             else width * num_labels)
+  params = at_once * 4 * weights * _FLOAT_BYTES
+  num_collectives = len(spec.collectives)
+  table = (width if spec.dataset in _FINITE
+           else spec.test_samples * (1 + num_collectives))
+  theory = _EPS_GRID_POINTS * table * num_labels * (num_collectives + 4) * _FLOAT_BYTES
+  return {"data.num_samples": int(samples), "train.steps": int(steps),
+          "train.hidden": int(params), "data.test_samples": int(theory)}
+
+
+def _check_memory(spec: ValidationSpec) -> None:
+  """Refuses a spec whose :func:`estimated_memory_bytes` exceed ``memory_cap_mb``."""
+  parts = estimated_memory_bytes(spec)
+  key = max(parts, key=parts.get)
+  models = (len(spec.active_sets) * len(spec.mass_grid) * len(spec.noise_levels)
+            * len(spec.seeds))
+  at_once = min(spec.models_per_call, models)
+  what = {
+      "data.num_samples": f"{models:,} model{'s' * (models != 1)} (seeds x mass_grid x "
+                          f"configurations x noise_grid) x {spec.num_samples:,} samples x "
+                          f"{_feature_width(spec):,} features x {_FLOAT_BYTES} bytes, all "
+                          "planted before training",
+      "train.steps": f"{at_once:,} model{'s' * (at_once != 1)} trained at once x "
+                     f"{spec.steps:,} steps x 12 bytes "
+                     "(a key and a loss per step)",
+      "train.hidden": f"{at_once:,} model{'s' * (at_once != 1)} trained at once x 4 copies "
+                      f"(weights, gradients, Adam state) of a model of width {spec.hidden:,} on "
+                      f"{_feature_width(spec):,} features",
+      "data.test_samples": f"the exact engine over {_EPS_GRID_POINTS} eps values on an "
+                           "evaluation table of the test samples and their signal images",
+  }[key]
+  lower = {"data.num_samples": "lower data.num_samples, the grid or train.models_per_call",
+           "train.steps": "lower train.steps or train.models_per_call",
+           "train.hidden": "lower train.hidden or train.models_per_call",
+           "data.test_samples": "lower data.test_samples"}[key]
+  spec_io.check_memory(spec.source, key, sum(parts.values()), spec.memory_cap_mb,
+                       what=f"mostly {what}", lower=lower)
 
 
 def _check_noise_grid(spec: ValidationSpec):
@@ -328,24 +476,25 @@ def _check_noise_grid(spec: ValidationSpec):
         _fail(src, key, "needs a noise_grid")
     return
   grid = spec.noise_grid
-  if not grid or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1
-                         for v in grid):
+  if not isinstance(grid, (list, tuple)) or not grid:
     _fail(src, "noise_grid", f"must be a non-empty list of noise levels in [0, 1]; got "
-          f"{list(grid)}")
-  if spec.noise_kind not in NOISE_KINDS:
-    _fail(src, "noise_kind", f"unknown noise kind {spec.noise_kind!r}; allowed: "
-          f"{', '.join(NOISE_KINDS)}")
+          f"{spec_io.describe(grid)}")
+  spec_io.numbers(src, "noise_grid", grid, low=0.0, high=1.0)
+  spec_io.one_of(src, "noise_kind", spec.noise_kind, NOISE_KINDS, "noise kind")
   chosen = spec.noise_collectives
-  if chosen is not None and (not chosen or len(set(chosen)) != len(chosen) or not all(
-      isinstance(i, int) and not isinstance(i, bool) and 0 <= i < num for i in chosen)):
+  if chosen is not None and (not isinstance(chosen, (list, tuple)) or not chosen
+                             or len(set(chosen)) != len(chosen) or not all(
+                                 spec_io.is_int(i) and 0 <= i < num for i in chosen)):
     _fail(src, "noise_collectives", f"must list distinct collective indices in [0, {num}); "
-          f"got {list(chosen)}")
+          f"got {spec_io.describe(chosen)}")
   size = num if chosen is None else len(chosen)
   scale = spec.noise_scale
-  if scale is not None and (len(scale) != size or not all(
-      isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in scale)):
-    _fail(src, "noise_scale", f"must list {size} non-negative multipliers, one per "
-          f"{'collective' if chosen is None else 'noise_collectives entry'}; got {list(scale)}")
+  if scale is not None:
+    if not isinstance(scale, (list, tuple)) or len(scale) != size:
+      _fail(src, "noise_scale", f"must list {size} non-negative multipliers, one per "
+            f"{'collective' if chosen is None else 'noise_collectives entry'}; got "
+            f"{spec_io.describe(scale)}")
+    spec_io.numbers(src, "noise_scale", scale, low=0.0)
   for level in grid:
     for c in range(num):
       fractions = spec.noise_of(c, level)
@@ -359,42 +508,47 @@ def load(path) -> ValidationSpec:
   """Reads and checks a TOML spec (before any compilation).
 
   Raises:
-    SpecError: unreadable TOML, unknown keys, bad values; the message names the
-      file and the key, with the allowed values.
+    SpecError: unreadable TOML, unknown keys, a value of the wrong type or
+      out of range (see :func:`validated`); the message names the file and
+      the key, with the allowed values.
   """
   path = pathlib.Path(path)
   src = str(path)
   raw = spec_io.read_toml(path, "validation spec")
   spec_io.check_keys(src, "", raw, _TOP_KEYS)
-  for section, allowed in (("data", _DATA_KEYS), ("train", _TRAIN_KEYS)):
-    spec_io.check_keys(src, section, raw.get(section, {}), allowed)
+  sections = {}
+  for section, allowed in (("data", _DATA_KEYS), ("train", _TRAIN_KEYS), ("run", _RUN_KEYS)):
+    sections[section] = spec_io.table(src, section, raw.get(section, {}))
+    spec_io.check_keys(src, section, sections[section], allowed)
+  data, train, run_table = sections["data"], sections["train"], sections["run"]
   spec_io.require(src, "", raw, ("dataset", "learner"))
   collectives = []
-  for c, entry in enumerate(raw.get("collectives", [])):
+  for c, entry in enumerate(spec_io.tables(src, "collectives", raw.get("collectives", []))):
     spec_io.check_keys(src, f"collectives[{c}]", entry, _COLLECTIVE_KEYS)
     spec_io.require(src, f"collectives[{c}]", entry, ("mass", "target", "signal"))
     collectives.append(CollectiveSpec(**entry))
-  data, train = raw.get("data", {}), raw.get("train", {})
   configurations = raw.get("configurations")
+  if configurations is not None:
+    configurations = tuple(tuple(v) if isinstance(v, list) else (v,) for v in
+                           spec_io.list_of(src, "configurations", configurations))
   for key in ("seeds", "mass_grid", "noise_grid", "noise_collectives", "noise_scale"):
     if key in raw and not isinstance(raw[key], list):
-      _fail(src, key, f"must be a list; got {raw[key]!r}")
+      _fail(src, key, f"must be a list; got {spec_io.describe(raw[key])}")
   noise = {key: tuple(raw[key]) for key in ("noise_grid", "noise_collectives", "noise_scale")
            if key in raw}
   if "noise_kind" in raw:
     if "noise_grid" not in raw:
       _fail(src, "noise_kind", "needs a noise_grid")
     noise["noise_kind"] = raw["noise_kind"]
+  data_path = None
+  if "path" in data:
+    data_path = str((path.parent / spec_io.text(src, "data.path", data["path"])).resolve())
   spec = ValidationSpec(
       dataset=raw["dataset"], learner=raw["learner"], collectives=tuple(collectives),
       name=raw.get("name", path.stem), seeds=tuple(raw.get("seeds", (0,))),
-      mass_grid=tuple(raw.get("mass_grid", (1.0,))),
-      configurations=None if configurations is None else tuple(
-          tuple(v) if isinstance(v, list) else (v,) for v in configurations),
-      eps=raw.get("eps", 0.0), **noise,
-      p0=None if "p0" not in data else tuple(tuple(r) for r in data["p0"]),
-      path=None if "path" not in data else str((path.parent / data["path"]).resolve()),
-      source=src, **{k: v for k, v in data.items() if k not in ("p0", "path")}, **train)
+      mass_grid=tuple(raw.get("mass_grid", (1.0,))), configurations=configurations,
+      eps=raw.get("eps", 0.0), **noise, p0=data.get("p0"), path=data_path, source=src,
+      **{k: v for k, v in data.items() if k not in ("p0", "path")}, **train, **run_table)
   return validated(spec)
 
 
@@ -435,11 +589,22 @@ def _data(spec: ValidationSpec, seed: int, scenario):
     full = datasets.load_resume_corpus(spec.path)
   else:
     full = datasets.digits()
+  if spec.dataset == "resume_file":      # checked here, once the corpus is read
+    _check_corpus(spec, full)
+  _check_sample_counts(spec, len(full), f"the corpus {spec.path}"
+                       if spec.dataset == "resume_file" else spec.dataset)
   order = np.random.default_rng(seed).permutation(len(full))
-  if len(full) < num + 1:
-    raise SpecError(f"{spec.source}: data.num_samples: the dataset has {len(full)} samples; "
-                    f"num_samples = {num} leaves none for testing")
   return full.subset(order[:num]), full.subset(order[num:num + num_test]), None
+
+
+def _check_corpus(spec: ValidationSpec, corpus) -> None:
+  """A ``resume_file`` spec against its corpus: every target is one of its labels."""
+  names = corpus.label_names or tuple(str(k) for k in range(corpus.num_labels))
+  for c, col in enumerate(spec.collectives):
+    if col.target >= corpus.num_labels:
+      listed = ", ".join(f"{k} = {name}" for k, name in enumerate(names))
+      raise SpecError(f"{spec.source}: collectives[{c}].target: must be a label of the corpus "
+                      f"{spec.path}, in [0, {corpus.num_labels}) ({listed}); got {col.target}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -641,7 +806,7 @@ def run(spec: ValidationSpec, out_dir=None, *, progress: bool = False) -> Valida
     SpecError: an invalid spec (before anything is compiled).
     CorpusError: a malformed ``resume_file`` corpus (file and line named).
   """
-  validated(spec)
+  spec = validated(spec)
   scenario = datasets.climate_adaptation() if spec.dataset == "climate_adaptation" else None
   grid = list(itertools.product(range(len(spec.active_sets)), spec.mass_grid,
                                 range(len(spec.noise_levels)), spec.seeds))
@@ -707,27 +872,35 @@ def run(spec: ValidationSpec, out_dir=None, *, progress: bool = False) -> Valida
     model = trained[index // spec.models_per_call]
     slot = index % spec.models_per_call
     one = learners.Trained(model.graphdef, jax.tree.map(lambda v: v[slot:slot + 1], model.params),
-                           model.final_loss[slot:slot + 1])
+                           model.final_loss[slot:slot + 1], model.diverged[slot:slot + 1])
+    diverged = bool(one.diverged[0])
     table = tables[job["seed"]]
     pred = learners.predict_many(one, table.features)[0]
     weights = table.p0.sum(axis=1)
-    clean_acc = float(table.p0[np.arange(len(pred)), pred].sum())
+    # A model whose training diverged (non-finite loss or parameters) is reported, never scored.
+    clean_acc = np.nan if diverged else float(table.p0[np.arange(len(pred)), pred].sum())
     active = list(job["active"])
     report = job["report"]
     maps = table.maps[active]
     targets = np.array([spec.collectives[i].target for i in active])
-    measured = np.array([float(weights @ (pred[maps[c]] == targets[c]))
+    measured = np.array([np.nan if diverged else float(weights @ (pred[maps[c]] == targets[c]))
                          for c in range(len(active))])
     masses = report.masses_used
     flags = np.array([spec.collectives[i].strategy == "feature_only" for i in active])
     counts = np.maximum(report.counts, 1)
     noise = [report.abstained / counts, report.wrong_signal / counts, report.wrong_label / counts]
-    theory = _theory(spec, table.p0, maps, targets, masses, flags, noise, pred, measured,
-                     off_table=not finite and bool(np.any(noise[1] > 0)))
+    if diverged:
+      nan = np.full(len(active), np.nan)
+      theory = dict(eps_hat=nan, exact_success=nan, bound=nan, exact_at_eps=nan,
+                    bound_at_eps=nan, eps_effective=nan,
+                    bound_note=["training diverged"] * len(active))
+    else:
+      theory = _theory(spec, table.p0, maps, targets, masses, flags, noise, pred, measured,
+                       off_table=not finite and bool(np.any(noise[1] > 0)))
     common = dict(dataset=spec.dataset, learner=spec.learner, configuration=job["k"],
                   active="+".join(map(str, active)), mass_scale=job["scale"],
                   noise=np.nan if job["level"] is None else job["level"], seed=job["seed"],
-                  clean_accuracy=clean_acc, eps=spec.eps)
+                  clean_accuracy=clean_acc, eps=spec.eps, diverged=diverged)
     for pos, i in enumerate(active):
       col = spec.collectives[i]
       rows.append(dict(common, collective=str(i), name=col.name or f"c{i}", target=col.target,

@@ -44,14 +44,17 @@ The package's modules, in the order data flows through them:
 * ``_figures`` — :func:`plot`: the figures that suit a finished sweep.
 """
 
-from acajax.sweep._driver import SweepResult, read_results, run
+from acajax.sweep._driver import (CheckpointError, ResultsError, SweepInterrupted, SweepResult,
+                                  read_results, run)
 from acajax.sweep._figures import plot
 from acajax.sweep._kernel import MESH_AXIS, evaluate
 from acajax.sweep._plan import ACCELERATOR_STEPS, IN_FLIGHT, Chunk, ChunkPlan, make_plan
 from acajax.sweep._registry import (BOUNDS, PARAMETERS, SCENARIO_PARAMETERS, Bound, Param,
                                     chunk_bytes, output_columns, result_columns)
 from acajax.sweep._spec import (AXIS_KINDS, COLLECTIVE_OPS, DEFAULT_CHUNK_POINTS,
-                                DEFAULT_MEMORY_CAP_MB, DTYPES, MAX_AXIS_POINTS, REDUCE_OPS, Axis, Reduce, Scenario, SpecError, SweepSpec, load, loads, parse)
+                                DEFAULT_MAX_HOURS, DEFAULT_MEMORY_CAP_MB, DTYPES, MAX_AXIS_POINTS,
+                                REDUCE_OPS, Axis, Reduce, Scenario, SpecError, SweepSpec,
+                                estimated_memory_bytes, estimated_seconds, load, loads, parse)
 
 __all__ = [
     "ACCELERATOR_STEPS",
@@ -61,7 +64,9 @@ __all__ = [
     "Bound",
     "COLLECTIVE_OPS",
     "DEFAULT_CHUNK_POINTS",
+    "DEFAULT_MAX_HOURS",
     "DEFAULT_MEMORY_CAP_MB",
+    "CheckpointError",
     "Chunk",
     "ChunkPlan",
     "DTYPES",
@@ -72,12 +77,16 @@ __all__ = [
     "Param",
     "REDUCE_OPS",
     "Reduce",
+    "ResultsError",
     "SCENARIO_PARAMETERS",
     "Scenario",
     "SpecError",
+    "SweepInterrupted",
     "SweepResult",
     "SweepSpec",
     "chunk_bytes",
+    "estimated_memory_bytes",
+    "estimated_seconds",
     "evaluate",
     "load",
     "loads",

@@ -36,7 +36,12 @@ def plot(out_dir: str | os.PathLike, fig_dir: str | os.PathLike | None = None) -
 
   Args:
     out_dir: the ``--out`` folder of ``acajax sweep``.
-    fig_dir: where to write the PNGs (default ``out_dir``).
+    fig_dir: where to write the PNGs (default ``out_dir``); each is written
+      atomically.
+
+  Raises:
+    ResultsError: ``out_dir`` is not a finished sweep's folder, or its files
+      changed after the sweep finished (:func:`~acajax.sweep.read_results`).
   """
   spec, table = read_results(out_dir)
   fig_dir = pathlib.Path(out_dir if fig_dir is None else fig_dir)

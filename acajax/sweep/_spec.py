@@ -34,6 +34,8 @@ reductions over chosen axes. The TOML layout (every table optional except
   [run]
   chunk_points = 4194304             # points per evaluated chunk
   memory_cap_mb = 1024               # refuse plans whose buffers exceed this
+  max_hours = 24                     # refuse sweeps estimated to take longer (acajax.sweep.run)
+  allow_out_of_domain = false        # true: masses summing to >= 1 give NaN points, not an error
 
 Axis kinds: ``linspace`` (``num`` points from ``start`` to ``stop``, both
 included, as ``numpy.linspace``), ``logspace`` (``num`` points spaced evenly on
@@ -51,7 +53,13 @@ sets them, so ``bounds = ["exact", "feature_label"]`` shows how tight the
 bound is at every point.
 
 Every mistake is reported before anything is compiled, as a :class:`SpecError`
-whose message names the file, the key and the allowed values or range.
+whose message names the file, the key and the allowed values or range: among
+them masses ``alpha`` that can sum to 1 or more at some grid point (the
+largest value of each collective's axis or fixed mass; SPEC §1 needs
+alpha_total < 1), and plans whose memory estimate
+(:func:`estimated_memory_bytes`) exceeds ``run.memory_cap_mb``.
+:func:`estimated_seconds` estimates a sweep's duration, which
+:func:`acajax.sweep.run` compares with ``run.max_hours``.
 """
 
 from __future__ import annotations
@@ -69,8 +77,7 @@ import numpy as np
 
 from acajax.runs import _spec as spec_io
 from acajax.runs._spec import SpecError
-from acajax.sweep._registry import (BOUNDS, PARAMETERS, SCENARIO_PARAMETERS, chunk_bytes,
-                                    result_columns)
+from acajax.sweep._registry import BOUNDS, PARAMETERS, SCENARIO_PARAMETERS, chunk_bytes
 
 __all__ = [
     "AXIS_KINDS",
@@ -83,6 +90,8 @@ __all__ = [
     "Scenario",
     "SpecError",
     "SweepSpec",
+    "estimated_memory_bytes",
+    "estimated_seconds",
     "load",
     "loads",
     "parse",
@@ -96,11 +105,31 @@ DTYPES = ("float32", "float64")
 MAX_AXIS_POINTS = 2**24
 DEFAULT_CHUNK_POINTS = 2**22
 DEFAULT_MEMORY_CAP_MB = 1024.0
+DEFAULT_MAX_HOURS = 24.0
+# Host memory per output column (its name, accumulator and result arrays, the per-collective
+# parameters and operations traced into the chunk function): refuses `collectives` counts
+# whose bookkeeping alone exceeds run.memory_cap_mb, before anything per collective is built.
+_HOST_BYTES_PER_COLUMN = 1024
+# Durations (estimated_seconds). Measured once with `acajax.sweep.run` on the 2-core CPU this
+# project is developed on (no accelerator), rounded up to the slowest case seen, so that the
+# estimate errs long on faster machines:
+# * closed-form bounds (feature_label, feature_only, critical masses): 1.1 to 10 ns per
+#   grid point and per collective output (M = 1..8, 2**20 to 2**22 points, reduced or not);
+CLOSED_FORM_S_PER_OUTPUT = 1e-8
+# * the exact engine: 0.9 to 10 ns per point and per cell of its work, n x K x M (scenarios
+#   of n = 6..1024 points, K = 3..8 labels, M = 2..6 collectives);
+EXACT_S_PER_CELL = 1e-8
+# * tracing and compiling the chunk function: 0.03 s per output column (M = 16..512
+#   collectives), plus about 0.1 us per pair of collectives (the aligned masses beta).
+COMPILE_S_PER_OUTPUT = 0.05
+COMPILE_S_PER_PAIR = 1e-7
+COMPILE_S = 1.0
 PYTHON_SOURCE = "<SweepSpec>"
 
 _TOP_KEYS = ("name", "description", "collectives", "targets", "bounds", "collective", "dtype",
              "scenario", "fixed", "axes", "reduce", "run")
 _SCENARIO_KEYS = ("p0", "signal_maps", "feature_only")
+_RUN_KEYS = ("chunk_points", "memory_cap_mb", "max_hours", "allow_out_of_domain")
 _AXIS_NAME = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(-?\d+)\])?$")
 
 
@@ -244,6 +273,12 @@ class SweepSpec:
     description: free text.
     chunk_points: points evaluated per chunk (bounds the working memory).
     memory_cap_mb: the plan is refused if its buffers would exceed this.
+    max_hours: :func:`acajax.sweep.run` refuses a sweep estimated to take
+      longer (:func:`estimated_seconds`); not part of the fingerprint, and
+      written to TOML only when it is not the default, 24.
+    allow_out_of_domain: evaluate grid points whose masses sum to 1 or more
+      (NaN there: outside every bound's domain) instead of refusing the
+      spec; not part of the fingerprint, written to TOML only when true.
     source: where the spec came from, for error messages.
   """
   axes: Mapping[str, Axis]
@@ -259,6 +294,8 @@ class SweepSpec:
   description: str = ""
   chunk_points: int = DEFAULT_CHUNK_POINTS
   memory_cap_mb: float = DEFAULT_MEMORY_CAP_MB
+  max_hours: float = DEFAULT_MAX_HOURS
+  allow_out_of_domain: bool = False
   source: str = dataclasses.field(default=PYTHON_SOURCE, compare=False)
 
   # -- derived views ------------------------------------------------------
@@ -294,6 +331,12 @@ class SweepSpec:
     if isinstance(scenario, Mapping):   # not yet validated
       scenario = Scenario(**scenario)
     scenario = {} if scenario is None else {"scenario": scenario.to_dict()}
+    # Likewise max_hours and allow_out_of_domain, only when set (neither changes a result).
+    hours = ({} if self.max_hours == DEFAULT_MAX_HOURS else
+             {"max_hours": float(self.max_hours) if _is_number(self.max_hours)
+              else self.max_hours})
+    if self.allow_out_of_domain:
+      hours["allow_out_of_domain"] = self.allow_out_of_domain
     return {
         "name": self.name, "description": self.description,
         "collectives": int(self.collectives), "targets": list(self.target_labels),
@@ -301,7 +344,7 @@ class SweepSpec:
         **scenario, "fixed": fixed, "axes": {k: a.to_dict() for k, a in self.axes.items()},
         "reduce": {"over": list(self.reduce.over), "ops": list(self.reduce.ops)},
         "run": {"chunk_points": int(self.chunk_points),
-                "memory_cap_mb": float(self.memory_cap_mb)},
+                "memory_cap_mb": float(self.memory_cap_mb), **hours},
     }
 
   def to_toml(self) -> str:
@@ -313,6 +356,8 @@ class SweepSpec:
     data = self.to_dict()
     data.pop("description")
     data.pop("name")
+    data["run"].pop("max_hours", None)    # a limit on the run, not on its results
+    data["run"].pop("allow_out_of_domain", None)
     text = json.dumps(data, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -323,6 +368,14 @@ class SweepSpec:
       SpecError: naming the file (``source``), the key and the allowed range.
     """
     return _validate(self)
+
+  def estimated_seconds(self, num_devices: int = 1) -> float:
+    """:func:`estimated_seconds` of this (validated) spec."""
+    return estimated_seconds(self, num_devices)
+
+  def estimated_memory_bytes(self) -> int:
+    """:func:`estimated_memory_bytes` of this (validated) spec."""
+    return estimated_memory_bytes(self)
 
 
 # -- TOML ------------------------------------------------------------------
@@ -384,8 +437,8 @@ def parse(data: Mapping[str, Any], *, source: str = "<dict>") -> SweepSpec:
       raise _fail(source, f"reduce.{key}", "unknown key; allowed keys: over, ops")
   run = _table(source, "run", data.get("run", {}))
   for key in run:
-    if key not in ("chunk_points", "memory_cap_mb"):
-      raise _fail(source, f"run.{key}", "unknown key; allowed keys: chunk_points, memory_cap_mb")
+    if key not in _RUN_KEYS:
+      raise _fail(source, f"run.{key}", f"unknown key; allowed keys: {', '.join(_RUN_KEYS)}")
   targets = data.get("targets")
   scenario = data.get("scenario")
   if scenario is not None:
@@ -414,6 +467,8 @@ def parse(data: Mapping[str, Any], *, source: str = "<dict>") -> SweepSpec:
       description=data.get("description", ""),
       chunk_points=run.get("chunk_points", DEFAULT_CHUNK_POINTS),
       memory_cap_mb=run.get("memory_cap_mb", DEFAULT_MEMORY_CAP_MB),
+      max_hours=run.get("max_hours", DEFAULT_MAX_HOURS),
+      allow_out_of_domain=run.get("allow_out_of_domain", False),
       source=source)
   return spec.validated()
 
@@ -533,10 +588,6 @@ def _validate(spec: SweepSpec) -> SweepSpec:
   if not _is_int(m) or m < 1:
     raise _fail(src, "collectives", f"must be an integer >= 1; got {m!r}")
   m = int(m)
-  targets = spec.target_labels
-  if len(targets) != m or not all(_is_int(t) and t >= 0 for t in targets):
-    raise _fail(src, "targets", f"must list {m} non-negative integer labels (one per "
-                                f"collective); got {list(targets)!r}")
   if spec.dtype not in DTYPES:
     raise _fail(src, "dtype", f"must be one of {', '.join(DTYPES)}; got {spec.dtype!r}")
   if not isinstance(spec.name, str) or not isinstance(spec.description, str):
@@ -556,6 +607,19 @@ def _validate(spec: SweepSpec) -> SweepSpec:
                                      f"{', '.join(COLLECTIVE_OPS)}")
   if not spec.collective:
     raise _fail(src, "collective", f"must list at least one of {', '.join(COLLECTIVE_OPS)}")
+
+  # Run settings, then the collectives' bookkeeping against the cap (before any of it exists).
+  _validate_run(spec)
+  outputs = _num_outputs(m, spec.bounds, spec.collective)
+  spec_io.check_memory(
+      src, "collectives", outputs * _HOST_BYTES_PER_COLUMN, spec.memory_cap_mb,
+      what=f"{outputs:,} output columns for collectives = {m:,}, about "
+           f"{_HOST_BYTES_PER_COLUMN} bytes each before any grid point",
+      lower="lower collectives")
+  targets = spec.target_labels
+  if len(targets) != m or not all(_is_int(t) and t >= 0 for t in targets):
+    raise _fail(src, "targets", f"must list {m} non-negative integer labels (one per "
+                                f"collective); got {list(targets)!r}")
   needed = {p for name in spec.bounds for p in BOUNDS[name].params}
   optional = {p for name in spec.bounds for p in BOUNDS[name].optional}
 
@@ -635,20 +699,100 @@ def _validate(spec: SweepSpec) -> SweepSpec:
   if over and not spec.reduce.ops:
     raise _fail(src, "reduce.ops", f"must list at least one of {', '.join(REDUCE_OPS)}")
 
-  # Run settings.
-  if not _is_int(spec.chunk_points) or not 1 <= spec.chunk_points <= 2**28:
-    raise _fail(src, "run.chunk_points", f"must be an integer in [1, {2**28}]; "
-                                         f"got {spec.chunk_points!r}")
-  if not _is_number(spec.memory_cap_mb) or not spec.memory_cap_mb > 0:
-    raise _fail(src, "run.memory_cap_mb", f"must be a number > 0; got {spec.memory_cap_mb!r}")
-
+  if not spec.allow_out_of_domain:
+    _check_alpha_total(src, fixed, axes, m, spec.dtype)
   spec = dataclasses.replace(spec, collectives=m, targets=tuple(int(t) for t in targets),
-                             scenario=scenario, fixed=fixed, axes=axes, chunk_points=int(spec.chunk_points),
+                             scenario=scenario, fixed=fixed, axes=axes,
+                             chunk_points=int(spec.chunk_points),
                              memory_cap_mb=float(spec.memory_cap_mb),
+                             max_hours=float(spec.max_hours),
+                             allow_out_of_domain=bool(spec.allow_out_of_domain),
                              bounds=tuple(spec.bounds), collective=tuple(spec.collective),
                              reduce=Reduce(tuple(over), tuple(spec.reduce.ops)))
   _check_memory(spec)
   return spec
+
+
+def _validate_run(spec: SweepSpec) -> None:
+  """The [run] settings: chunk_points, memory_cap_mb, max_hours."""
+  src = spec.source
+  if not _is_int(spec.chunk_points) or not 1 <= spec.chunk_points <= 2**28:
+    raise _fail(src, "run.chunk_points", f"must be an integer in [1, {2**28}]; "
+                                         f"got {spec_io.describe(spec.chunk_points)}")
+  spec_io.number(src, "run.memory_cap_mb", spec.memory_cap_mb, low=0.0, low_open=True)
+  spec_io.number(src, "run.max_hours", spec.max_hours, low=0.0, low_open=True)
+  if not isinstance(spec.allow_out_of_domain, (bool, np.bool_)):
+    raise _fail(src, "run.allow_out_of_domain", f"must be true or false; got "
+                                                f"{spec_io.describe(spec.allow_out_of_domain)}")
+
+
+def _num_outputs(m: int, bounds: Sequence[str], collective: Sequence[str]) -> int:
+  """``len(output_columns(spec))``, counted without building the names."""
+  count = 0
+  for name in bounds:
+    if BOUNDS[name].kind == "mass" or "each" in collective:
+      count += m
+    if BOUNDS[name].kind == "success":
+      count += sum(op in collective for op in ("s_min", "s_w"))
+  return count
+
+
+def _num_result_columns(spec: SweepSpec) -> int:
+  """``len(result_columns(spec))``, counted without building the names."""
+  kept = sum(name not in spec.reduce.over for name in spec.axes)
+  outputs = _num_outputs(spec.collectives, spec.bounds, spec.collective)
+  if not spec.reduce.over:
+    return kept + outputs
+  per_output = 0
+  for direction in ("min", "max"):
+    if direction in spec.reduce.ops or f"arg{direction}" in spec.reduce.ops:
+      per_output += 1 + (len(spec.reduce.over) if f"arg{direction}" in spec.reduce.ops else 0)
+  return kept + outputs * per_output
+
+
+def _axis_max(axis: Axis) -> float:
+  """The largest value of a validated axis (without building it)."""
+  if axis.kind == "values":
+    return max(axis.values)
+  return max(axis.start, axis.stop)
+
+
+def _check_alpha_total(src: str, fixed, axes, m: int, dtype: str) -> None:
+  """Refuses masses that sum to 1 or more at some grid point (SPEC §1: alpha_total < 1).
+
+  The grid is a product, so the point holding every collective's largest
+  mass (its axis's largest value, or its fixed value) is on it: the check is
+  exact, not a bound. The sum is taken as the kernel takes it, in ``dtype``.
+  """
+  largest: list[float | None] = [None] * m
+  where: list[str | None] = [None] * m
+  if "alpha" in fixed:
+    value = fixed["alpha"]
+    for c in range(m):
+      per = isinstance(value, tuple)
+      largest[c] = value[c] if per else value
+      where[c] = f"fixed.alpha[{c}]" if per else "fixed.alpha"
+  for name, axis in axes.items():
+    base, index = _split_axis_name(src, name, name, PARAMETERS, m)
+    if base != "alpha":
+      continue
+    for c in (range(m) if index is None else (index,)):
+      largest[c] = _axis_max(axis)
+      where[c] = f"axes.{_quote(name)}"
+  if any(v is None for v in largest):
+    return                              # alpha is not used (reported elsewhere if needed)
+  total = np.zeros((), np.dtype(dtype))
+  for value in largest:
+    total = total + np.asarray(value, np.dtype(dtype))
+  if total >= 1:
+    swept = [w for w in where if w.startswith("axes.")]
+    key = swept[0] if swept else where[0]
+    parts = ", ".join(f"{w} = {v:g}" for w, v in dict(zip(where, largest)).items())
+    raise _fail(src, key, f"the collectives' masses can sum to {float(total):.6g} >= 1 at a "
+                          f"grid point (largest values: {parts}; collectives = {m}); their "
+                          "total, alpha_total, must stay below 1 at every point (SPEC §1), "
+                          "so lower the masses or the axes' largest values (or set "
+                          "run.allow_out_of_domain = true for NaN at those points)")
 
 
 def _validate_scenario(src: str, scenario, m: int, targets, dtype: str) -> Scenario:
@@ -738,14 +882,19 @@ def _validate_axis(src: str, key: str, name: str, axis, param) -> Axis:
   return Axis(axis.kind, start=start, stop=stop, num=int(num))
 
 
+def _result_bytes(spec: SweepSpec) -> tuple[int, int, int]:
+  """(bytes, kept points, columns) of the result table and the accumulator behind it."""
+  kept_points = math.prod(len(a) for n, a in spec.axes.items() if n not in spec.reduce.over)
+  columns = _num_result_columns(spec)
+  # The result table (and the running accumulator behind it): 8 bytes per cell,
+  # twice over for the accumulator and the DataFrame built from it.
+  return 16 * kept_points * columns, kept_points, columns
+
+
 def _check_memory(spec: SweepSpec) -> None:
   """Refuses, before compiling, plans whose buffers exceed ``memory_cap_mb``."""
   cap = spec.memory_cap_mb * 2**20
-  kept_points = math.prod(len(a) for n, a in spec.axes.items() if n not in spec.reduce.over)
-  columns = len(result_columns(spec))
-  # The result table (and the running accumulator behind it): 8 bytes per cell,
-  # twice over for the accumulator and the DataFrame built from it.
-  result_bytes = 16 * kept_points * columns
+  result_bytes, kept_points, columns = _result_bytes(spec)
   if result_bytes > cap:
     need = math.ceil(result_bytes / 2**20)
     raise _fail(spec.source, "reduce.over",
@@ -759,3 +908,75 @@ def _check_memory(spec: SweepSpec) -> None:
                 f"{math.ceil(per_chunk / 2**20):,} MB, over run.memory_cap_mb = "
                 f"{spec.memory_cap_mb:g}; lower run.chunk_points (allowed: at most "
                 f"{max(1, int(spec.chunk_points * cap / per_chunk)):,})")
+
+
+# -- estimates ----------------------------------------------------------------
+
+
+def estimated_memory_bytes(spec: SweepSpec) -> int:
+  """Estimated peak memory of a (validated) sweep, in bytes.
+
+  The result table with the accumulator behind it (16 bytes per kept point
+  and result column), one chunk's device buffers
+  (:func:`acajax.sweep.chunk_bytes`) and the host bookkeeping of the output
+  columns. Validation refuses a spec whose table or chunk alone exceeds
+  ``run.memory_cap_mb``.
+
+  Examples:
+    >>> from acajax import sweep
+    >>> from acajax.sweep import Axis, SweepSpec
+    >>> spec = SweepSpec(axes={"xi": Axis.linspace(0, .3, 1000)}, bounds=("feature_label",),
+    ...                  fixed={"alpha": .05, "xi_c": .01, "delta": .5, "eps": .05},
+    ...                  chunk_points=1024).validated()
+    >>> sweep.estimated_memory_bytes(spec)       # 16 x 1000 x 2 + 4 x 1024 x 6 + 4 x 1000 + 1024
+    61600
+  """
+  outputs = _num_outputs(spec.collectives, spec.bounds, spec.collective)
+  return int(_result_bytes(spec)[0] + chunk_bytes(spec) + outputs * _HOST_BYTES_PER_COLUMN)
+
+
+def estimated_seconds(spec: SweepSpec, num_devices: int = 1) -> float:
+  """Estimated wall time of a (validated) sweep on ``num_devices`` devices, in seconds.
+
+  A documented per-point cost (the constants above this function, measured
+  on a 2-core CPU and rounded up): each grid point costs
+  ``CLOSED_FORM_S_PER_OUTPUT`` per collective of every closed-form bound,
+  and ``EXACT_S_PER_CELL`` x n x K x M for the exact engine on an (n, K)
+  scenario; the points are shared by the devices. Compiling the chunk
+  function adds ``COMPILE_S_PER_OUTPUT`` per output column and
+  ``COMPILE_S_PER_PAIR`` per pair of collectives. It errs long on fast
+  hardware; :func:`acajax.sweep.run` compares it with ``max_hours`` before
+  compiling.
+
+  Args:
+    spec: a validated :class:`SweepSpec`.
+    num_devices: devices the points are shared by (>= 1).
+
+  Returns:
+    Seconds (a float; may be astronomically large).
+
+  Examples:
+    >>> from acajax import sweep
+    >>> from acajax.sweep import Axis, SweepSpec
+    >>> spec = SweepSpec(axes={"xi": Axis.linspace(0, .3, 2**24),
+    ...                        "eps": Axis.linspace(0, .4, 2**24)},
+    ...                  bounds=("feature_label",), fixed={"alpha": .05, "xi_c": .01,
+    ...                  "delta": .5}, reduce=sweep.Reduce(("xi", "eps"), ("min",))).validated()
+    >>> round(sweep.estimated_seconds(spec) / 3600)        # 2.8e14 points: 782 hours
+    782
+  """
+  if not _is_int(num_devices) or num_devices < 1:
+    raise ValueError(f"num_devices must be an integer >= 1; got {num_devices!r}")
+  m = spec.collectives
+  per_point = 0.0
+  for name in spec.bounds:
+    if BOUNDS[name].needs_scenario:
+      scenario = (spec.scenario if isinstance(spec.scenario, Scenario)
+                  else Scenario(**spec.scenario))
+      num_points, num_labels = scenario.shape
+      per_point += EXACT_S_PER_CELL * num_points * num_labels * m
+    else:
+      per_point += CLOSED_FORM_S_PER_OUTPUT * m
+  outputs = _num_outputs(m, spec.bounds, spec.collective)
+  compile_s = COMPILE_S + COMPILE_S_PER_OUTPUT * outputs + COMPILE_S_PER_PAIR * m * m
+  return float(compile_s + spec.num_points * per_point / num_devices)
