@@ -54,14 +54,12 @@ import json
 import math
 import os
 import pathlib
-import platform
 import signal
 import socket
 import sys
 import time
-from importlib import metadata
 
-from acajax._version import __version__
+from acajax._version import __version__, versions
 from acajax.runs import _io
 from acajax.runs import _spec as spec_io
 from acajax.runs._spec import UsageError
@@ -247,16 +245,6 @@ def _output(path: str, *, kind: str, results=(), identity=None, force: bool = Fa
                             force=force)
 
 
-def _versions() -> dict[str, str]:
-  found = {"acajax": __version__, "python": platform.python_version()}
-  for name in ("jax", "jaxlib", "numpy"):
-    try:
-      found[name] = metadata.version(name)
-    except metadata.PackageNotFoundError:
-      pass
-  return found
-
-
 def _record_run(out: pathlib.Path, kind: str, identity: dict, args: argparse.Namespace) -> None:
   """Writes ``meta.json`` (kind, identity, versions, argv) into ``out``, atomically.
 
@@ -273,7 +261,7 @@ def _record_run(out: pathlib.Path, kind: str, identity: dict, args: argparse.Nam
   if fresh and isinstance(existing, dict) and existing.get("kind") in (None, kind):
     meta = existing
   meta.update(kind=kind, **identity)
-  meta["versions"] = {**meta.get("versions", {}), **_versions()}
+  meta["versions"] = {**meta.get("versions", {}), **versions()}
   meta["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
   meta["argv"] = args.argv
   _io.atomic_write_json(path, meta)

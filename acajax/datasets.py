@@ -15,8 +15,12 @@ features (:mod:`acajax.planting`).
 * :func:`synthetic_resumes` — a resume-like corpus in the ``id:::labels:::text``
   line format of the public resume corpus used by Hardt et al. and Karan et
   al.; signals insert a character every 20 words (:func:`insertion_signal`);
-  :func:`load_resume_corpus` reads that format (UTF-8 or windows-1252) from a
-  file; :func:`hashed_ngrams` featurizes text.
+  :func:`read_resume_corpus` / :func:`load_resume_corpus` read the public
+  corpus in either layout (that line format, or ``NNNNN.txt`` resumes with
+  ``NNNNN.lab`` labels), from a file, a folder or a zip, decoding each file
+  as UTF-8 or windows-1252; :func:`hashed_ngrams` featurizes text and
+  :func:`signal_collisions` finds the signal characters it cannot tell
+  apart.
 * :func:`climate_adaptation` — the illustrative use case of the
   multiple-collectives paper as a finite table: M = 4 collectives of total
   mass 0.4 with varying sizes and targets.
@@ -29,6 +33,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import pathlib
+import string
+import zipfile
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -41,6 +47,7 @@ __all__ = [
     "CAR_SIZES",
     "ClimateScenario",
     "CorpusError",
+    "CorpusReport",
     "DATASETS",
     "DIGITS_LABELS",
     "DIGITS_SIZE",
@@ -55,11 +62,15 @@ __all__ = [
     "gaussian_mixture",
     "hashed_ngrams",
     "insertion_signal",
+    "LABEL_RULES",
     "load_resume_corpus",
     "map_signal",
+    "NGRAM_RANGE",
     "pixel_signal",
     "point_signal",
     "coordinate_signal",
+    "read_resume_corpus",
+    "signal_collisions",
     "synthetic_resumes",
 ]
 
@@ -70,6 +81,7 @@ DIGITS_SIZE = 1797        # images in scikit-learn's bundled digits (:func:`digi
 DIGITS_LABELS = 10
 GAUSSIAN_DIM = 8          # default feature dimension of :func:`gaussian_mixture`
 TEXT_FEATURES = 1024      # default hash buckets of :func:`hashed_ngrams`
+NGRAM_RANGE = (1, 2)      # default n-gram lengths (smallest, largest) of :func:`hashed_ngrams`
 
 
 class CorpusError(ValueError):
@@ -428,67 +440,336 @@ def _text_dataset(x, y, label_names, name) -> Dataset:
 
 
 def format_resume_corpus(dataset: Dataset) -> str:
-  """The ``id:::labels:::text`` lines of a text dataset (one label each)."""
+  """The ``id:::labels:::text`` lines of a text dataset (one label each).
+
+  Raises:
+    ValueError: a text holds a line break or ``:::`` (the line format cannot
+      carry them).
+  """
   names = dataset.label_names or tuple(str(k) for k in range(dataset.num_labels))
+  for i, text in enumerate(dataset.x):
+    if "\n" in str(text) or ":::" in str(text):
+      raise ValueError(f"text {i} holds a line break or ':::'; the 'id:::labels:::text' "
+                       "format cannot carry it")
   return "".join(f"{i}:::{names[label]}:::{text}\n"
                  for i, (label, text) in enumerate(zip(dataset.y, dataset.x)))
 
 
-def load_resume_corpus(path, *, encoding: str | None = None,
-                       label_names: Sequence[str] | None = None) -> Dataset:
-  """Reads a resume corpus in the ``id:::labels:::text`` line format.
+# --- the resume corpus on disk -----------------------------------------------
 
-  Labels are separated by ``;`` (or ``,``); the first is the class. The file
-  is read as UTF-8, or windows-1252 when it is not valid UTF-8 (the public
-  corpus is), unless ``encoding`` is given. Blank lines are skipped.
+LABEL_RULES = ("first", "all")
+"""Rules for resumes with several labels (:func:`read_resume_corpus`)."""
 
-  Args:
-    path: the corpus file.
-    encoding: force an encoding.
-    label_names: the classes, in order (default: sorted first labels seen).
 
-  Returns:
-    A text :class:`Dataset`.
+class CorpusReport(NamedTuple):
+  """What :func:`read_resume_corpus` read.
 
-  Raises:
-    FileNotFoundError: no such file.
-    CorpusError: a malformed line (not three ``:::`` fields, empty labels or
-      text, a label not in ``label_names``), naming the file and line number.
+  Attributes:
+    source: the path read (a file, a folder or a zip).
+    layout: ``"lines"`` (one ``id:::labels:::text`` file) or ``"pairs"``
+      (``NNNNN.txt`` resumes with ``NNNNN.lab`` label files).
+    files: files decoded (the ``.txt`` of a resume without labels is not).
+    encodings: files per encoding that decoded them: ``utf-8``,
+      ``windows-1252``, ``latin-1`` (or the forced encoding).
+    resumes: labelled resumes kept.
+    samples: rows of the dataset (``resumes``; more with ``labels="all"``).
+    unlabelled: resumes skipped because they have no label.
+    multi_label: kept resumes with two or more distinct labels.
+    labels: the multi-label rule, ``"first"`` or ``"all"``.
   """
-  path = pathlib.Path(path)
-  raw = path.read_bytes()
-  if encoding is None:
-    try:
-      content = raw.decode("utf-8")
-    except UnicodeDecodeError:
-      content = raw.decode("windows-1252", errors="replace")
-  else:
-    content = raw.decode(encoding)
-  firsts, texts = [], []
-  for number, line in enumerate(content.splitlines(), start=1):
+  source: str
+  layout: str
+  files: int
+  encodings: dict[str, int]
+  resumes: int
+  samples: int
+  unlabelled: int
+  multi_label: int
+  labels: str
+
+
+class _Resume(NamedTuple):
+  text: str
+  labels: tuple[tuple[str, str], ...]     # (label, where it was read: "file, line N")
+
+
+def _lines(content: str) -> list[str]:
+  """Lines split at ``\\n`` only, a trailing ``\\r`` removed.
+
+  Never ``str.splitlines``: it also breaks at 0x1c-0x1e, 0x85, U+2028 and
+  U+2029, which resumes contain, and would shift every later line number.
+  """
+  return [line[:-1] if line.endswith("\r") else line for line in content.split("\n")]
+
+
+def _is_junk(name: str) -> bool:
+  """Hidden files and macOS archive debris (``.DS_Store``, ``__MACOSX/``, ``._x.txt``)."""
+  return any(part.startswith(".") or part == "__MACOSX" for part in name.split("/"))
+
+
+class _Decoder:
+  """Decodes files as UTF-8, else windows-1252, else latin-1 (never fails); counts the choices."""
+
+  def __init__(self, encoding: str | None):
+    self.encoding = encoding
+    self.counts: dict[str, int] = {}
+
+  def __call__(self, raw: bytes, where: str) -> str:
+    if self.encoding is not None:
+      try:
+        content, used = raw.decode(self.encoding), self.encoding
+      except UnicodeDecodeError as err:
+        raise CorpusError(f"{where}: not valid {self.encoding} (byte {err.start}); omit the "
+                          "encoding to read UTF-8 or windows-1252") from None
+    else:
+      for used in ("utf-8", "windows-1252", "latin-1"):
+        try:
+          content = raw.decode(used)
+          break
+        except UnicodeDecodeError:
+          continue
+    self.counts[used] = self.counts.get(used, 0) + 1
+    return content.removeprefix("\ufeff")      # a byte-order mark is not text
+
+
+def _parse_lines(content: str, where: str, unlabelled: list[int]) -> list[_Resume]:
+  """Resumes of the ``id:::labels:::text`` layout; unlabelled lines are counted."""
+  resumes = []
+  for number, line in enumerate(_lines(content), start=1):
     if not line.strip():
       continue
     fields = line.split(":::")
     if len(fields) != 3:
-      raise CorpusError(f"{path}, line {number}: expected 'id:::labels:::text' (3 fields "
+      raise CorpusError(f"{where}, line {number}: expected 'id:::labels:::text' (3 fields "
                         f"separated by ':::'); found {len(fields)} field(s)")
     labels = [v.strip() for v in fields[1].replace(",", ";").split(";") if v.strip()]
     if not labels:
-      raise CorpusError(f"{path}, line {number}: the labels field is empty")
+      unlabelled[0] += 1
+      continue
     if not fields[2].strip():
-      raise CorpusError(f"{path}, line {number}: the text field is empty")
-    firsts.append((number, labels[0]))
-    texts.append(fields[2].strip())
-  if not texts:
-    raise CorpusError(f"{path}: no lines in the 'id:::labels:::text' format")
-  names = tuple(label_names) if label_names is not None else tuple(sorted({l for _, l in firsts}))
+      raise CorpusError(f"{where}, line {number}: the text field is empty")
+    at = f"{where}, line {number}"
+    resumes.append(_Resume(fields[2].strip(), tuple((v, at) for v in dict.fromkeys(labels))))
+  return resumes
+
+
+def _parse_pairs(names: list[str], read: Callable[[str], bytes], show: Callable[[str], str],
+                 decode: _Decoder, unlabelled: list[int]) -> list[_Resume]:
+  """Resumes of the ``NNNNN.txt`` + ``NNNNN.lab`` layout, matched by path without suffix."""
+  texts = {name[:-4]: name for name in names if name.lower().endswith(".txt")}
+  labs = {name[:-4]: name for name in names if name.lower().endswith(".lab")}
+  orphans = sorted(set(labs) - set(texts))
+  if orphans:
+    more = f" (and {len(orphans) - 1} more)" if len(orphans) > 1 else ""
+    raise CorpusError(f"{show(labs[orphans[0]])}: a label file without its resume "
+                      f"{orphans[0].rsplit('/', 1)[-1]}.txt{more}")
+  resumes = []
+  for stem in sorted(texts):
+    labels = []
+    if stem in labs:
+      where = show(labs[stem])
+      for number, line in enumerate(_lines(decode(read(labs[stem]), where)), start=1):
+        if line.strip():
+          labels.append((line.strip(), f"{where}, line {number}"))
+    if not labels:
+      unlabelled[0] += 1
+      continue
+    where = show(texts[stem])
+    text = " ".join(line.strip() for line in _lines(decode(read(texts[stem]), where))
+                    if line.strip())
+    if not text:
+      raise CorpusError(f"{where}: the resume is empty (labelled in {show(labs[stem])})")
+    first = {}                                  # each distinct label where it first appears
+    for label, at in labels:
+      first.setdefault(label, at)
+    resumes.append(_Resume(text, tuple(first.items())))
+  return resumes
+
+
+def _read_members(source: str, names: list[str], read: Callable[[str], bytes],
+                  show: Callable[[str], str], decode: _Decoder,
+                  unlabelled: list[int]) -> tuple[str, list[_Resume]]:
+  """(layout, resumes) of the files ``names`` of a folder or a zip."""
+  names = sorted(name for name in names if not _is_junk(name))
+  if any(name.lower().endswith(".lab") for name in names):
+    return "pairs", _parse_pairs(names, read, show, decode, unlabelled)
+  if len(names) != 1:
+    raise CorpusError(f"{source}: expected NNNNN.txt resumes with NNNNN.lab label files, or "
+                      f"one 'id:::labels:::text' file; found {len(names)} file(s) and no .lab "
+                      "file")
+  where = show(names[0])
+  return "lines", _parse_lines(decode(read(names[0]), where), where, unlabelled)
+
+
+def read_resume_corpus(path, *, labels: str = "first", encoding: str | None = None,
+                       label_names: Sequence[str] | None = None) -> tuple[Dataset, CorpusReport]:
+  """Reads a resume corpus in either published layout, with a report of what was read.
+
+  The corpus of Jiechieu & Tsopze (2020) comes in two layouts, both read
+  here, from a folder or a ``.zip`` (read in place, never extracted; a
+  nested top folder is fine):
+
+  * **lines**: one text file, one resume per line, ``id:::labels:::text``,
+    labels separated by ``;`` (or ``,``); blank lines are skipped;
+  * **pairs**: ``NNNNN.txt`` (the resume) with ``NNNNN.lab`` (its labels, one
+    per line), matched by path without the suffix. A resume's lines are
+    joined by single spaces, so it is one line of text as in the line layout
+    (the insertion signals count words across line breaks). A ``.lab``
+    without its ``.txt`` is an error naming it. A folder or zip holding any
+    ``.lab`` file is read as pairs; otherwise it must hold exactly one file,
+    read as lines. Hidden files and ``__MACOSX/`` debris are ignored.
+
+  Each file is decoded on its own as UTF-8, else windows-1252 (the public
+  corpus), else latin-1, which never fails; the report counts each choice.
+  Lines are split at ``\\n`` only (a trailing ``\\r`` dropped), never at the
+  other characters ``str.splitlines`` breaks at (0x1c-0x1e, 0x85, U+2028),
+  which real resumes contain, so the line numbers in errors are the
+  file's. A resume without a label (an empty labels field, no ``.lab`` file
+  or an empty one) is skipped and counted, not an error.
+
+  Several labels: ``labels="first"`` keeps the first label as the class (the
+  multiclass setup of the study; the others are ignored); ``labels="all"``
+  keeps one row per distinct label, the same text in each, so a learner
+  trained on it fits the resume's labels in equal shares (a model can be
+  right on at most one of them). The rows of one resume are adjacent and a
+  random split may send them to both sides; ``acajax validate`` reads with
+  ``"first"``. The report's ``multi_label`` counts such resumes under
+  either rule.
+
+  Classes are ``label_names`` in order, or by default the sorted names of
+  the labels kept (first labels under ``"first"``, all under ``"all"``).
+
+  Args:
+    path: an ``id:::labels:::text`` file, a folder, or a ``.zip`` of either
+      layout.
+    labels: ``"first"`` or ``"all"`` (see above).
+    encoding: force one encoding for every file (an undecodable file is then
+      an error).
+    label_names: the classes, in order.
+
+  Returns:
+    (dataset, report): a text :class:`Dataset` named ``"resume_file"`` and
+    a :class:`CorpusReport`.
+
+  Raises:
+    FileNotFoundError: no such path.
+    ValueError: ``labels`` is not a rule of :data:`LABEL_RULES`.
+    CorpusError: a malformed line (not three ``:::`` fields, an empty text),
+      an empty resume, a ``.lab`` without its ``.txt``, a label not in
+      ``label_names``, a folder or zip of neither layout, an unreadable zip,
+      or no labelled resume; the message names the file (and line).
+
+  Examples:
+    >>> import pathlib, tempfile
+    >>> from acajax import datasets
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "00001.txt").write_bytes(b"caf\\xe9 manager\\r\\nteam lead")
+    >>> _ = (folder / "00001.lab").write_text("Project_manager\\nSales\\n")
+    >>> _ = (folder / "00002.txt").write_text("no label file")
+    >>> data, report = datasets.read_resume_corpus(folder)
+    >>> data.x[0], data.label_names, report.unlabelled, report.multi_label
+    ('café manager team lead', ('Project_manager',), 1, 1)
+    >>> report.encodings
+    {'utf-8': 1, 'windows-1252': 1}
+  """
+  if labels not in LABEL_RULES:
+    raise ValueError(f"labels must be one of {LABEL_RULES}; got {labels!r}")
+  path = pathlib.Path(path)
+  source = str(path)
+  decode, unlabelled = _Decoder(encoding), [0]
+  if path.is_dir():
+    files = {p.relative_to(path).as_posix(): p for p in path.rglob("*") if p.is_file()}
+    layout, resumes = _read_members(source, list(files), lambda name: files[name].read_bytes(),
+                                    lambda name: str(files[name]), decode, unlabelled)
+  elif path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
+    try:
+      with zipfile.ZipFile(path) as archive:
+        names = [info.filename for info in archive.infolist() if not info.is_dir()]
+        layout, resumes = _read_members(source, names, archive.read,
+                                        lambda name: f"{source}/{name}", decode, unlabelled)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile) as err:
+      raise CorpusError(f"{source}: not a readable zip file ({err})") from None
+  else:
+    layout, resumes = "lines", _parse_lines(decode(path.read_bytes(), source), source,
+                                            unlabelled)
+  if not resumes:
+    found = f" ({unlabelled[0]} without labels skipped)" if unlabelled[0] else ""
+    raise CorpusError(f"{source}: no labelled resume in the 'id:::labels:::text' or "
+                      f"NNNNN.txt + NNNNN.lab layout{found}")
+  kept = [r.labels[:1] if labels == "first" else r.labels for r in resumes]
+  names = (tuple(label_names) if label_names is not None
+           else tuple(sorted({label for pairs in kept for label, _ in pairs})))
   index = {name: k for k, name in enumerate(names)}
-  y = []
-  for number, label in firsts:
-    if label not in index:
-      raise CorpusError(f"{path}, line {number}: label {label!r} is not one of {list(names)}")
-    y.append(index[label])
-  return _text_dataset(np.array(texts, dtype=object), np.array(y, int), names, "resume_file")
+  x, y = [], []
+  for resume, pairs in zip(resumes, kept):
+    for label, where in pairs:
+      if label not in index:
+        raise CorpusError(f"{where}: label {label!r} is not one of {list(names)}")
+      x.append(resume.text)
+      y.append(index[label])
+  report = CorpusReport(source=source, layout=layout, files=sum(decode.counts.values()),
+                        encodings=dict(decode.counts), resumes=len(resumes), samples=len(y),
+                        unlabelled=unlabelled[0],
+                        multi_label=sum(len(r.labels) > 1 for r in resumes), labels=labels)
+  return _text_dataset(np.array(x, dtype=object), np.array(y, int), names, "resume_file"), report
+
+
+def load_resume_corpus(path, *, labels: str = "first", encoding: str | None = None,
+                       label_names: Sequence[str] | None = None) -> Dataset:
+  """The dataset of :func:`read_resume_corpus` (same arguments), without the report.
+
+  Raises:
+    FileNotFoundError, ValueError, CorpusError: as :func:`read_resume_corpus`.
+  """
+  return read_resume_corpus(path, labels=labels, encoding=encoding, label_names=label_names)[0]
+
+
+def _collision_probe(every: int) -> list[str]:
+  """Texts whose insertion points precede words starting with every ASCII letter and digit."""
+  return [" ".join([f"{s}x"] + ["w"] * (every - 1) + [f"{s}y"])
+          for s in string.ascii_letters + string.digits]
+
+
+def signal_collisions(featurize: Callable[[np.ndarray], np.ndarray], characters, *,
+                      texts=None, every: int = 20) -> dict[str, tuple[str, ...]]:
+  """Insertion signals a text featurizer cannot tell apart.
+
+  Inserting a character (:func:`insertion_signal`) into a text adds the
+  n-grams that contain it; ``featurize`` hashes them to some buckets (the
+  buckets whose value rises). Character ``c`` *collides* with ``d`` when, in
+  every text of ``texts``, each bucket that c's insertion raises is also
+  raised by d's insertion into the same text: no feature the learner sees
+  belongs to c's signal alone, so whatever the model learns for c's signal
+  moves d's signal too (both ways: the featurizer hashes the two signals
+  alike). The default ``texts`` are short probes in which the character
+  lands before words starting with every ASCII letter and digit, after a
+  space and at the start, so the n-grams spanning the character and its
+  neighbours are seen. Cost: one ``featurize`` call per distinct character
+  plus one, on 62 short texts.
+
+  Args:
+    featurize: texts -> (N, d) features, such as :func:`hashed_ngrams`.
+    characters: the signal characters (an iterable of single characters).
+    texts: texts to insert into (default: the probes above).
+    every: the insertion period of the signals.
+
+  Returns:
+    ``{c: (d, ...)}`` for each distinct character: the other characters
+    whose raised buckets include all of c's (empty: none).
+
+  Examples:
+    >>> from acajax import datasets
+    >>> datasets.signal_collisions(datasets.hashed_ngrams, "~^")
+    {'~': (), '^': ()}
+    >>> datasets.signal_collisions(lambda t: datasets.hashed_ngrams(t, dim=1), "~^")
+    {'~': ('^',), '^': ('~',)}
+  """
+  chars = list(dict.fromkeys(characters))
+  base = np.array(_collision_probe(int(every)) if texts is None else list(texts), dtype=object)
+  plain = np.asarray(featurize(base))
+  raised = {c: np.asarray(featurize(insertion_signal(c, every)(base))) > plain for c in chars}
+  return {c: tuple(d for d in chars if d != c and not np.any(raised[c] & ~raised[d]))
+          for c in chars}
 
 
 # --- the climate-adaptation simulation ----------------------------------------

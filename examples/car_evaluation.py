@@ -15,13 +15,16 @@ classifier's success at every n.
 
 Run it::
 
-  .venv/bin/python examples/car_evaluation.py [OUT_DIR] [--quick]
+  .venv/bin/python examples/car_evaluation.py [--out DIR] [--quick]
+
+Writes ``car_evaluation.csv``, ``car_evaluation.png`` and ``meta.json`` (the
+run's arguments, seed, versions, devices and command line) into the output
+folder.
 """
 
 from __future__ import annotations
 
 import pathlib
-import sys
 import time
 
 import jax
@@ -30,7 +33,11 @@ import numpy as np
 import pandas as pd
 
 from acajax import datasets, statistical
-from acajax.runs import finite_sample
+from acajax.runs import _script, finite_sample
+
+NAME = "car_evaluation"
+DEFAULT_OUT = "car-evaluation"
+SEED = 2025   # the synthetic table (train and test rows)
 
 COLUMNS, SIZES, LABELS, SIGNAL = (datasets.CAR_COLUMNS, datasets.CAR_SIZES, datasets.CAR_LABELS,
                                   datasets.CAR_SIGNAL)
@@ -56,12 +63,14 @@ def curves(rows, labels, test_rows, test_labels, sizes_n, *, delta: float, eps: 
   return bound, success
 
 
-def main(out_dir: str | pathlib.Path = "car-evaluation", quick: bool = False) -> dict:
+def main(out_dir: str | pathlib.Path = DEFAULT_OUT, quick: bool = False, *,
+         argv: list[str] | None = None) -> dict:
   """Computes the curves, prints a table and writes ``car_evaluation.{csv,png}``.
 
   Args:
-    out_dir: output folder.
+    out_dir: output folder (also gets ``meta.json``).
     quick: N = 20,000, N_test = 5,000, 8 sizes (for smoke tests).
+    argv: the command line recorded in ``meta.json`` (default ``sys.argv``).
 
   Returns:
     dict with ``sizes_n``, ``bound`` and ``success`` ((4, G) arrays), the
@@ -74,7 +83,7 @@ def main(out_dir: str | pathlib.Path = "car-evaluation", quick: bool = False) ->
   delta, eps = 0.05, 0.0
   top = num_samples // 2
   sizes_n = np.unique(np.geomspace(num_samples // 1000, top, 8 if quick else 60).astype(np.int64))
-  rows, labels = car_table(num_samples + num_test, seed=2025)
+  rows, labels = car_table(num_samples + num_test, seed=SEED)
   args = (rows[:num_samples], labels[:num_samples], rows[num_samples:], labels[num_samples:],
           sizes_n)
   fn = jax.jit(lambda *a: curves(*a, delta=delta, eps=eps))
@@ -102,10 +111,12 @@ def main(out_dir: str | pathlib.Path = "car-evaluation", quick: bool = False) ->
         f"{again * 1e3:.1f} ms once compiled; bound <= classifier success everywhere: {below}")
   shown = frame.iloc[np.linspace(0, len(frame) - 1, min(len(frame), 10)).astype(int)]
   print(shown.round(3).to_string(index=False))
+  _script.record_run(out_dir, NAME, dict(out=str(out_dir), quick=quick),
+                     seeds={"car_table": SEED}, argv=argv)
   return dict(sizes_n=sizes_n, bound=bound, success=success, frame=frame,
               paths=[csv_path, png_path])
 
 
 if __name__ == "__main__":
-  args = [a for a in sys.argv[1:] if not a.startswith("--")]
-  main(args[0] if args else "car-evaluation", quick="--quick" in sys.argv)
+  args = _script.parse_args(__doc__, DEFAULT_OUT)
+  main(args.out, quick=args.quick)

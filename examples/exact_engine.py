@@ -8,20 +8,30 @@ exact success of c0 and its Theorem 1 bounds against c0's mass.
 
 Run it::
 
-  .venv/bin/python examples/exact_engine.py [OUT_DIR] [--quick]
+  .venv/bin/python examples/exact_engine.py [--out DIR] [--quick]
+
+Writes ``tightness.csv``, ``exact_vs_bounds.png`` and ``meta.json`` (the run's
+arguments, versions, devices and command line) into the output folder.
 """
 
 from __future__ import annotations
 
 import pathlib
-import sys
 
-import jax
-import jax.numpy as jnp
-import numpy as np
+import matplotlib
 
-from acajax import mixtures
-from acajax.runs import tables
+matplotlib.use("Agg")  # headless: the example only writes PNG files
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from acajax import mixtures  # noqa: E402
+from acajax.runs import _script, tables  # noqa: E402
+
+NAME = "exact_engine"
+DEFAULT_OUT = "exact-engine"
 
 EPS = 0.05
 # Ten points, three labels; points 8 and 9 are rare (SPEC §1: signal points).
@@ -35,21 +45,20 @@ TARGETS = np.array([2, 1, 1])                # c1 and c2 aligned, both against c
 MASSES = np.array([.05, .04, .03])
 
 
-def main(out_dir: str | pathlib.Path = "exact-engine", quick: bool = False) -> dict:
+def main(out_dir: str | pathlib.Path = DEFAULT_OUT, quick: bool = False, *,
+         argv: list[str] | None = None) -> dict:
   """Prints the tightness table and saves the bound-vs-exact figure.
 
   Args:
-    out_dir: folder for ``tightness.csv`` and ``exact_vs_bounds.png``.
+    out_dir: folder for ``tightness.csv``, ``exact_vs_bounds.png`` and
+      ``meta.json``.
     quick: 6 masses on the sweep instead of 80 (for smoke tests).
+    argv: the command line recorded in ``meta.json`` (default ``sys.argv``).
 
   Returns:
     dict with the tightness ``frame`` (a pandas DataFrame) and the ``paths``
     written.
   """
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-
   jax.config.update("jax_enable_x64", True)
   out_dir = pathlib.Path(out_dir)
   out_dir.mkdir(parents=True, exist_ok=True)
@@ -85,10 +94,12 @@ def main(out_dir: str | pathlib.Path = "exact-engine", quick: bool = False) -> d
   png_path = out_dir / "exact_vs_bounds.png"
   fig.savefig(png_path, dpi=120)
   plt.close(fig)
-  print(f"wrote {csv_path} and {png_path}")
+  meta = _script.record_run(out_dir, NAME, dict(out=str(out_dir), quick=quick),
+                            seeds={}, argv=argv)   # no randomness: the engine is exact
+  print(f"wrote {csv_path}, {png_path} and {meta}")
   return dict(frame=frame, paths=[csv_path, png_path])
 
 
 if __name__ == "__main__":
-  arguments = [a for a in sys.argv[1:] if a != "--quick"]
-  main(arguments[0] if arguments else "exact-engine", quick="--quick" in sys.argv[1:])
+  args = _script.parse_args(__doc__, DEFAULT_OUT)
+  main(args.out, quick=args.quick)

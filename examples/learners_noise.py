@@ -13,15 +13,27 @@ and at eps = 0 (the Bayes classifier) beside the measured success.
 
 Run it::
 
-  .venv/bin/python examples/learners_noise.py [OUT_DIR] [--quick]
+  .venv/bin/python examples/learners_noise.py [--out DIR] [--quick]
+
+The output folder also gets ``meta.json``: the run's arguments, seeds,
+versions, devices and command line.
 """
 
 from __future__ import annotations
 
+import os
 import pathlib
-import sys
 
-from acajax.runs import validate
+import matplotlib
+
+matplotlib.use("Agg")  # headless: the example only writes PNG files
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+from acajax.runs import _script, validate  # noqa: E402
+
+NAME = "learners_noise"
+DEFAULT_OUT = "learners-noise"
 
 ALPHA = 0.04
 # Five points, two labels; point 4 is rare (the shared signal).
@@ -40,18 +52,20 @@ def make_spec(quick: bool = False) -> validate.ValidationSpec:
       steps=150 if quick else 300)
 
 
-def main(out_dir: str | pathlib.Path = "learners-noise", quick: bool = False) -> dict:
+def main(out_dir: str | pathlib.Path = DEFAULT_OUT, quick: bool = False, *,
+         argv: list[str] | None = None) -> dict:
   """Trains every model, prints success against nu, saves the figure.
+
+  Args:
+    out_dir: output folder (also gets ``meta.json``).
+    quick: one seed, fewer samples and steps (for smoke tests).
+    argv: the command line recorded in ``meta.json`` (default ``sys.argv``).
 
   Returns:
     dict with the tidy ``frame``, the ``summary`` (per nu and collective:
     measured success, eps_hat, exact worst case at eps_hat and at eps = 0)
     and the ``paths`` written.
   """
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-
   out_dir = pathlib.Path(out_dir)
   out_dir.mkdir(parents=True, exist_ok=True)
   spec = make_spec(quick)
@@ -84,13 +98,15 @@ def main(out_dir: str | pathlib.Path = "learners-noise", quick: bool = False) ->
   path = out_dir / "noise_crossover.png"
   fig.savefig(path, dpi=110)
   plt.close(fig)
+  _script.record_run(out_dir, NAME, dict(out=str(out_dir), quick=quick),
+                     seeds={"data_and_training": list(spec.seeds)}, argv=argv)
   return {"frame": frame, "summary": summary, "paths": result.paths + [path]}
 
 
 if __name__ == "__main__":
-  import os
+  import jax  # deferred: only a script run splits the CPU into devices; importers keep theirs
 
-  import jax
-  jax.config.update("jax_num_cpu_devices", os.cpu_count())   # models split over every core
-  args = [a for a in sys.argv[1:] if not a.startswith("--")]
-  main(args[0] if args else "learners-noise", quick="--quick" in sys.argv)
+  args = _script.parse_args(__doc__, DEFAULT_OUT)
+  # Models split over every core; set before anything starts JAX's CPU backend.
+  jax.config.update("jax_num_cpu_devices", os.cpu_count())
+  main(args.out, quick=args.quick)

@@ -11,17 +11,29 @@ sharply; distinct characters barely interact; a colliding aligned B helps.
 
 Run it::
 
-  .venv/bin/python examples/learners_two_text.py [OUT_DIR] [--quick]
+  .venv/bin/python examples/learners_two_text.py [--out DIR] [--quick]
+
+The output folder also gets ``meta.json``: the run's arguments, seeds,
+versions, devices and command line.
 """
 
 from __future__ import annotations
 
+import os
 import pathlib
-import sys
 
-import numpy as np
+import matplotlib
 
-from acajax.runs import validate
+matplotlib.use("Agg")  # headless: the example only writes PNG files
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from acajax.runs import _script, validate  # noqa: E402
+
+NAME = "learners_two_text"
+DEFAULT_OUT = "learners-two-text"
 
 VARIANTS = {  # name -> (B's character, B's target)
     "distinct, aligned": ("\u00b6", 0),
@@ -45,8 +57,14 @@ def make_spec(quick: bool = False) -> validate.ValidationSpec:
       steps=100 if quick else 200)
 
 
-def main(out_dir: str | pathlib.Path = "learners-two-text", quick: bool = False) -> dict:
+def main(out_dir: str | pathlib.Path = DEFAULT_OUT, quick: bool = False, *,
+         argv: list[str] | None = None) -> dict:
   """Trains every model, prints A's success per variant, saves the figure.
+
+  Args:
+    out_dir: output folder (also gets ``meta.json``).
+    quick: one seed, fewer samples and steps (for smoke tests).
+    argv: the command line recorded in ``meta.json`` (default ``sys.argv``).
 
   Returns:
     dict with the tidy ``frame``, the ``summary`` (A's mean success alone and
@@ -54,14 +72,10 @@ def main(out_dir: str | pathlib.Path = "learners-two-text", quick: bool = False)
     and the exact worst case at eps_hat, and the reason a bound is withheld)
     and the ``paths`` written.
   """
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-  import pandas as pd
-
   out_dir = pathlib.Path(out_dir)
   out_dir.mkdir(parents=True, exist_ok=True)
-  result = validate.run(make_spec(quick), out_dir)
+  spec = make_spec(quick)
+  result = validate.run(spec, out_dir)
   frame = result.frame
   a = frame[frame["collective"] == "0"]
   names = {"0": "A alone"} | {f"0+{b}": f"with B {v}" for b, v in enumerate(VARIANTS, start=1)}
@@ -99,14 +113,16 @@ def main(out_dir: str | pathlib.Path = "learners-two-text", quick: bool = False)
   path = out_dir / "two_text_interference.png"
   fig.savefig(path, dpi=110)
   plt.close(fig)
+  _script.record_run(out_dir, NAME, dict(out=str(out_dir), quick=quick),
+                     seeds={"data_and_training": list(spec.seeds)}, argv=argv)
   return {"frame": frame, "summary": summary, "theory": theory,
           "paths": result.paths + [path]}
 
 
 if __name__ == "__main__":
-  import os
+  import jax  # deferred: only a script run splits the CPU into devices; importers keep theirs
 
-  import jax
-  jax.config.update("jax_num_cpu_devices", os.cpu_count())   # models split over every core
-  args = [a for a in sys.argv[1:] if not a.startswith("--")]
-  main(args[0] if args else "learners-two-text", quick="--quick" in sys.argv)
+  args = _script.parse_args(__doc__, DEFAULT_OUT)
+  # Models split over every core; set before anything starts JAX's CPU backend.
+  jax.config.update("jax_num_cpu_devices", os.cpu_count())
+  main(args.out, quick=args.quick)

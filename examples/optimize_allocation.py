@@ -10,47 +10,57 @@ optimisation steps.
 
 Run it::
 
-  .venv/bin/python examples/optimize_allocation.py [OUT_DIR] [--quick]
+  .venv/bin/python examples/optimize_allocation.py [--out DIR] [--quick]
+
+Writes ``allocation.png`` and ``meta.json`` (the run's arguments, seeds, versions,
+devices and command line) into the output folder.
 """
 
 from __future__ import annotations
 
 import pathlib
-import sys
 
-import jax
-import jax.numpy as jnp
-import numpy as np
+import matplotlib
 
-from acajax import bounds, optimize
-from acajax.runs import figures as plots
+matplotlib.use("Agg")  # headless: the example only writes PNG files
 
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from acajax import bounds, optimize  # noqa: E402
+from acajax.runs import _script  # noqa: E402
+from acajax.runs import figures as plots  # noqa: E402
+
+NAME = "optimize_allocation"
+DEFAULT_OUT = "optimize-allocation"
+SEED = 0   # the random starts of allocate_masses
 BUDGET = 0.1
 SCENARIO = dict(targets=np.array([1, 0, 1]), xi_c=np.array([.01, .02, .005]), xi=.05,
                 delta=np.array([.6, .4, .8]), eps=.1)
 
 
-def main(out_dir: str | pathlib.Path = "optimize-allocation", quick: bool = False) -> dict:
+def main(out_dir: str | pathlib.Path = DEFAULT_OUT, quick: bool = False, *,
+         argv: list[str] | None = None) -> dict:
   """Prints the best splits and saves ``allocation.png``.
 
   Args:
-    out_dir: folder for the figure.
+    out_dir: folder for the figure and ``meta.json``.
     quick: a coarse simplex grid for the figure (for smoke tests).
+    argv: the command line recorded in ``meta.json`` (default ``sys.argv``).
 
   Returns:
     dict with the two :class:`optimize.Allocation` results (``min``,
     ``weighted``), the ``uniform`` split's S_min bound and the ``paths``
     written.
   """
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-
   jax.config.update("jax_enable_x64", True)
   out_dir = pathlib.Path(out_dir)
   out_dir.mkdir(parents=True, exist_ok=True)
 
-  results = {objective: optimize.allocate_masses(BUDGET, objective=objective, **SCENARIO)
+  results = {objective: optimize.allocate_masses(BUDGET, objective=objective, seed=SEED,
+                                                  **SCENARIO)
              for objective in ("min", "weighted")}
   uniform = optimize.allocation_value(np.full(3, BUDGET / 3), **SCENARIO)
   print(f"Budget {BUDGET}, targets {SCENARIO['targets'].tolist()} (eps = {SCENARIO['eps']}):")
@@ -92,10 +102,12 @@ def main(out_dir: str | pathlib.Path = "optimize-allocation", quick: bool = Fals
   right.legend(loc="lower right", fontsize=8)
   path = out_dir / "allocation.png"
   plots.save(fig, path)
-  print(f"wrote {path}")
+  meta = _script.record_run(out_dir, NAME, dict(out=str(out_dir), quick=quick),
+                            seeds={"allocate_masses": SEED}, argv=argv)
+  print(f"wrote {path} and {meta}")
   return dict(min=results["min"], weighted=results["weighted"], uniform=uniform, paths=[path])
 
 
 if __name__ == "__main__":
-  arguments = [a for a in sys.argv[1:] if a != "--quick"]
-  main(arguments[0] if arguments else "optimize-allocation", quick="--quick" in sys.argv[1:])
+  args = _script.parse_args(__doc__, DEFAULT_OUT)
+  main(args.out, quick=args.quick)

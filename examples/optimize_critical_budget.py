@@ -11,33 +11,41 @@ two critical budgets.
 
 Run it::
 
-  .venv/bin/python examples/optimize_critical_budget.py [OUT_DIR] [--quick]
+  .venv/bin/python examples/optimize_critical_budget.py [--out DIR] [--quick]
+
+Writes ``critical_budget.png`` and ``meta.json`` (the run's arguments, seeds, versions,
+devices and command line) into the output folder.
 """
 
 from __future__ import annotations
 
 import pathlib
-import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from acajax import bounds, optimize
+from acajax.runs import _script
 from acajax.runs import figures as plots
 
+NAME = "optimize_critical_budget"
+DEFAULT_OUT = "optimize-critical-budget"
+SEED = 0   # the random starts of the allocations (optimised shares, root finding)
 TARGET = 0.5
 SCENARIO = dict(targets=np.array([0, 1, 2]), xi_c=np.array([.01, .02, .005]),
                 xi=np.array([.05, .08, .03]), delta=np.array([.6, .4, .8]), eps=.1)
 
 
-def main(out_dir: str | pathlib.Path = "optimize-critical-budget", quick: bool = False) -> dict:
+def main(out_dir: str | pathlib.Path = DEFAULT_OUT, quick: bool = False, *,
+         argv: list[str] | None = None) -> dict:
   """Prints the critical budgets and saves ``critical_budget.png``.
 
   Args:
-    out_dir: folder for the figure.
+    out_dir: folder for the figure and ``meta.json``.
     quick: 6 budgets on the curves instead of 40, and no root finding (for
       smoke tests; ``root`` is then None).
+    argv: the command line recorded in ``meta.json`` (default ``sys.argv``).
 
   Returns:
     dict with the :class:`optimize.CriticalBudget` results ``equal``,
@@ -50,9 +58,9 @@ def main(out_dir: str | pathlib.Path = "optimize-critical-budget", quick: bool =
   num = SCENARIO["targets"].shape[0]
 
   equal = optimize.critical_budget(TARGET, shares=np.ones(num), **SCENARIO)
-  optimised = optimize.critical_budget(TARGET, **SCENARIO)
+  optimised = optimize.critical_budget(TARGET, seed=SEED, **SCENARIO)
   soft = {**SCENARIO, "targets": np.eye(num)[SCENARIO["targets"]]}
-  root = None if quick else optimize.critical_budget(TARGET, **soft)
+  root = None if quick else optimize.critical_budget(TARGET, seed=SEED, **soft)
   print(f"Smallest total budget with every bound >= {TARGET}:")
   print(f"  equal shares       {float(equal.budget):.4f}  masses "
         f"{np.round(np.asarray(equal.masses), 4).tolist()}")
@@ -67,7 +75,7 @@ def main(out_dir: str | pathlib.Path = "optimize-critical-budget", quick: bool =
   equal_curve = jax.vmap(lambda b: bounds.s_min(bounds.scenario_bounds(
       jnp.full(num, b / num), SCENARIO["targets"], **params)))(jnp.asarray(budgets))
   best_curve = jax.jit(jax.vmap(lambda b: optimize.allocate_masses(
-      b, **SCENARIO).value))(jnp.asarray(budgets))
+      b, seed=SEED, **SCENARIO).value))(jnp.asarray(budgets))
 
   ax = plots.bound_vs_mass(budgets, np.asarray(equal_curve), critical=float(equal.budget),
                            target=TARGET, label="equal shares")
@@ -78,10 +86,12 @@ def main(out_dir: str | pathlib.Path = "optimize-critical-budget", quick: bool =
   ax.set_title(f"Critical budget for every bound >= {TARGET}")
   path = out_dir / "critical_budget.png"
   plots.save(ax, path)
-  print(f"wrote {path}")
+  meta = _script.record_run(out_dir, NAME, dict(out=str(out_dir), quick=quick),
+                            seeds={"critical_budget": SEED, "allocate_masses": SEED}, argv=argv)
+  print(f"wrote {path} and {meta}")
   return dict(equal=equal, optimised=optimised, root=root, paths=[path])
 
 
 if __name__ == "__main__":
-  arguments = [a for a in sys.argv[1:] if a != "--quick"]
-  main(arguments[0] if arguments else "optimize-critical-budget", quick="--quick" in sys.argv[1:])
+  args = _script.parse_args(__doc__, DEFAULT_OUT)
+  main(args.out, quick=args.quick)

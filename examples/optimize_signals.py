@@ -14,22 +14,34 @@ placements with both marked, plus the optimisation history.
 
 Run it::
 
-  .venv/bin/python examples/optimize_signals.py [OUT_DIR] [--quick]
+  .venv/bin/python examples/optimize_signals.py [--out DIR] [--quick]
+
+Writes ``signals.png`` and ``meta.json`` (the run's arguments, seeds, versions,
+devices and command line) into the output folder.
 """
 
 from __future__ import annotations
 
 import itertools
 import pathlib
-import sys
 
-import jax
-import jax.numpy as jnp
-import numpy as np
+import matplotlib
 
-from acajax import mixtures, optimize
-from acajax.runs import figures as plots
+matplotlib.use("Agg")  # headless: the example only writes PNG files
 
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from acajax import mixtures, optimize  # noqa: E402
+from acajax.runs import _script  # noqa: E402
+from acajax.runs import figures as plots  # noqa: E402
+
+NAME = "optimize_signals"
+DEFAULT_OUT = "optimize-signals"
+SEED = 0          # the random starts of place_signals
+RANDOM_SEED = 0   # the random-search baseline (NumPy)
 EPS = 0.05
 P0 = np.array([[.06, .04, .02], [.03, .08, .02], [.05, .03, .04], [.02, .03, .07],
                [.07, .02, .03], [.04, .05, .03], [.03, .03, .06], [.05, .04, .03],
@@ -38,13 +50,15 @@ TARGETS = np.array([2, 1, 1, 0])
 MASSES = np.array([.012, .008, .006, .01])
 
 
-def main(out_dir: str | pathlib.Path = "optimize-signals", quick: bool = False) -> dict:
+def main(out_dir: str | pathlib.Path = DEFAULT_OUT, quick: bool = False, *,
+         argv: list[str] | None = None) -> dict:
   """Prints the chosen signal points and saves ``signals.png``.
 
   Args:
-    out_dir: folder for the figure.
+    out_dir: folder for the figure and ``meta.json``.
     quick: fewer optimisation steps and the S_w objective only (for smoke
       tests).
+    argv: the command line recorded in ``meta.json`` (default ``sys.argv``).
 
   Returns:
     dict with the :class:`optimize.Placement` per objective (``min`` and
@@ -53,10 +67,6 @@ def main(out_dir: str | pathlib.Path = "optimize-signals", quick: bool = False) 
     20 random placements (``random``), the ``candidates`` and the ``paths``
     written.
   """
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-
   jax.config.update("jax_enable_x64", True)
   out_dir = pathlib.Path(out_dir)
   out_dir.mkdir(parents=True, exist_ok=True)
@@ -74,12 +84,12 @@ def main(out_dir: str | pathlib.Path = "optimize-signals", quick: bool = False) 
     return dict(min=jnp.min(success), weighted=jnp.sum(MASSES * success) / MASSES.sum())
 
   values = {k: np.asarray(v) for k, v in enumerate_all(table).items()}
-  draws = np.random.default_rng(0).integers(0, table.shape[0], (1000, 20))
+  draws = np.random.default_rng(RANDOM_SEED).integers(0, table.shape[0], (1000, 20))
   results, enumerated, random_best = {}, {}, {}
   for objective in ("weighted",) if quick else ("min", "weighted"):
     results[objective] = optimize.place_signals(p0, TARGETS, MASSES, eps=EPS,
                                                 objective=objective, candidates=candidates,
-                                                steps=steps)
+                                                steps=steps, seed=SEED)
     enumerated[objective] = float(values[objective].max())
     random_best[objective] = float(values[objective][draws].max(axis=1).mean())
     name = "S_min" if objective == "min" else "S_w"
@@ -107,11 +117,14 @@ def main(out_dir: str | pathlib.Path = "optimize-signals", quick: bool = False) 
   right.legend(loc="lower right", fontsize=8)
   path = out_dir / "signals.png"
   plots.save(fig, path)
-  print(f"wrote {path}")
+  meta = _script.record_run(out_dir, NAME, dict(out=str(out_dir), quick=quick),
+                            seeds={"place_signals": SEED, "random_search": RANDOM_SEED},
+                            argv=argv)
+  print(f"wrote {path} and {meta}")
   return dict(**results, enumerated=enumerated, random=random_best, candidates=candidates,
               paths=[path])
 
 
 if __name__ == "__main__":
-  arguments = [a for a in sys.argv[1:] if a != "--quick"]
-  main(arguments[0] if arguments else "optimize-signals", quick="--quick" in sys.argv[1:])
+  args = _script.parse_args(__doc__, DEFAULT_OUT)
+  main(args.out, quick=args.quick)

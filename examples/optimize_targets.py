@@ -12,20 +12,31 @@ the best S_min bound of every assignment.
 
 Run it::
 
-  .venv/bin/python examples/optimize_targets.py [OUT_DIR] [--quick]
+  .venv/bin/python examples/optimize_targets.py [--out DIR] [--quick]
+
+Writes ``targets.png`` and ``meta.json`` (the run's arguments, seeds, versions,
+devices and command line) into the output folder.
 """
 
 from __future__ import annotations
 
 import pathlib
-import sys
 
-import jax
-import numpy as np
+import matplotlib
 
-from acajax import optimize
-from acajax.runs import figures as plots
+matplotlib.use("Agg")  # headless: the example only writes PNG files
 
+import jax  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from acajax import optimize  # noqa: E402
+from acajax.runs import _script  # noqa: E402
+from acajax.runs import figures as plots  # noqa: E402
+
+NAME = "optimize_targets"
+DEFAULT_OUT = "optimize-targets"
+SEED = 0   # the random starts of choose_targets
 MASSES = np.array([.04, .03, .05, .02])
 XI_C = np.array([.01, .015, .008, .012])
 XI = .05
@@ -37,29 +48,27 @@ DELTA = np.array([[.2, .5, .9],
                   [.7, .7, .1]])
 
 
-def main(out_dir: str | pathlib.Path = "optimize-targets", quick: bool = False) -> dict:
+def main(out_dir: str | pathlib.Path = DEFAULT_OUT, quick: bool = False, *,
+         argv: list[str] | None = None) -> dict:
   """Prints the chosen targets and the coalition gains; saves ``targets.png``.
 
   Args:
-    out_dir: folder for the figure.
+    out_dir: folder for the figure and ``meta.json``.
     quick: fewer optimisation steps (for smoke tests).
+    argv: the command line recorded in ``meta.json`` (default ``sys.argv``).
 
   Returns:
     dict with the :class:`optimize.TargetChoice` (``choice``), the
     enumeration (``table``, ``values``), the :class:`optimize.CoalitionGains`
     from the favourite labels (``gains``) and the ``paths`` written.
   """
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-
   jax.config.update("jax_enable_x64", True)
   out_dir = pathlib.Path(out_dir)
   out_dir.mkdir(parents=True, exist_ok=True)
   num, num_labels = DELTA.shape
   kw = dict(num_labels=num_labels, xi_c=XI_C, xi=XI, eps=EPS, delta=DELTA)
 
-  choice = optimize.choose_targets(MASSES, steps=60 if quick else 150, **kw)
+  choice = optimize.choose_targets(MASSES, steps=60 if quick else 150, seed=SEED, **kw)
   table, values = optimize.enumerate_targets(MASSES, **kw)
   table, values = np.asarray(table), np.asarray(values)
   favourite = DELTA.argmin(axis=1)                 # each collective's easiest label
@@ -93,10 +102,12 @@ def main(out_dir: str | pathlib.Path = "optimize-targets", quick: bool = False) 
   right.legend(loc="upper left", fontsize=8)
   path = out_dir / "targets.png"
   plots.save(fig, path)
-  print(f"wrote {path}")
+  meta = _script.record_run(out_dir, NAME, dict(out=str(out_dir), quick=quick),
+                            seeds={"choose_targets": SEED}, argv=argv)
+  print(f"wrote {path} and {meta}")
   return dict(choice=choice, table=table, values=values, gains=gains, paths=[path])
 
 
 if __name__ == "__main__":
-  arguments = [a for a in sys.argv[1:] if a != "--quick"]
-  main(arguments[0] if arguments else "optimize-targets", quick="--quick" in sys.argv[1:])
+  args = _script.parse_args(__doc__, DEFAULT_OUT)
+  main(args.out, quick=args.quick)

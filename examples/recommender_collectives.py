@@ -61,28 +61,42 @@ What the default run found (4 seeds; 2-core CPU, about a minute):
 
 Run: ``.venv/bin/python examples/recommender_collectives.py [--quick] [--out DIR]
 [--movielens ml-100k/u.data]``
-(writes ``results.csv``, ``summary.csv`` and ``relative_hr_vs_homogeneity.png``).
+(writes ``results.csv``, ``summary.csv``, ``relative_hr_vs_homogeneity.png``
+and ``meta.json``: the run's arguments, seeds, versions, devices and command
+line).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import sys
 
 import numpy as np
 
+from acajax import ratings, recommender
+from acajax.runs import _script
+from acajax.runs import recommender as rec_experiment
+from acajax.runs.recommender import CollectiveSpec, Experiment
+
+NAME = "recommender_collectives"
+DEFAULT_OUT = "recommender-collectives"
+DATA_SEED = 0   # the synthetic ratings, and the k-means clusters of MovieLens users
+
+
+def _options(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument("--movielens", default=None, metavar="U.DATA",
+                      help="your MovieLens 100k u.data file instead of synthetic ratings")
+
 
 def _setup(quick: bool, movielens=None):
-  from acajax import ratings, recommender
-  from acajax.runs.recommender import CollectiveSpec, Experiment
-
   if quick:
-    data = ratings.synthetic(200, 100, num_clusters=10, ratings_per_user=20, seed=0)
+    data = ratings.synthetic(200, 100, num_clusters=10, ratings_per_user=20, seed=DATA_SEED)
     config = recommender.MFConfig(rank=4, steps=40, learning_rate=0.1, reg=0.1)
     grid = dict(seeds=(0,), sizes=(5, 10), homogeneity=(0.2, 1.0))
   else:
-    data = ratings.synthetic(600, 300, num_clusters=10, ratings_per_user=40, seed=0)
+    data = ratings.synthetic(600, 300, num_clusters=10, ratings_per_user=40, seed=DATA_SEED)
     config = recommender.MFConfig(rank=8, steps=150, learning_rate=0.05, reg=0.1)
     grid = dict(seeds=(0, 1, 2, 3), sizes=(10, 20, 50),
                 homogeneity=(0.1, 0.2, 0.4, 0.6, 0.8, 1.0))
@@ -91,7 +105,7 @@ def _setup(quick: bool, movielens=None):
     # Your own MovieLens 100k u.data: 10 k-means taste clusters stand in for
     # the generator's clusters.
     base = ratings.load_movielens(movielens)
-    clusters = ratings.cluster_users(base, 10, seed=0)
+    clusters = ratings.cluster_users(base, 10, seed=DATA_SEED)
   collectives = (CollectiveSpec("promoter", "promoter", "A"),
                  CollectiveSpec("demoter", "demoter", "A"),
                  CollectiveSpec("demoter B", "demoter", "B"))
@@ -135,15 +149,14 @@ def findings(frame):
   return out
 
 
-def main(out_dir="recommender-collectives", quick: bool = False, progress: bool = False,
-         movielens=None):
+def main(out_dir=DEFAULT_OUT, quick: bool = False, progress: bool = False,
+         movielens=None, *, argv: list[str] | None = None):
   """Runs the experiment; returns ``{"frame", "summary", "findings", "paths"}``.
 
   ``movielens``: the path of a MovieLens 100k ``u.data`` file to use instead
-  of the synthetic ratings (nothing is downloaded).
+  of the synthetic ratings (nothing is downloaded). ``argv``: the command line
+  recorded in ``meta.json`` (default ``sys.argv``).
   """
-  from acajax.runs import recommender as rec_experiment
-
   out = pathlib.Path(out_dir)
   out.mkdir(parents=True, exist_ok=True)
   exp = _setup(quick, movielens)
@@ -166,22 +179,23 @@ def main(out_dir="recommender-collectives", quick: bool = False, progress: bool 
   print(summary.to_string(float_format=lambda v: f"{v:.2f}"))
   for key, value in found.items():
     print(f"  {key}: {value if not isinstance(value, float) else round(value, 3)}")
-  for path in paths:
+  seeds = {"trainings": list(exp.seeds)}
+  seeds["clusters" if movielens is not None else "ratings"] = DATA_SEED
+  meta = _script.record_run(
+      out, NAME, dict(out=str(out_dir), quick=quick, progress=progress,
+                      movielens=None if movielens is None else str(movielens)),
+      seeds=seeds, argv=argv)
+  for path in paths + [meta]:
     print(f"wrote {path}")
   return {"frame": frame, "summary": summary, "findings": found, "paths": paths,
           "result": result}
 
 
 if __name__ == "__main__":
-  import os
+  import jax  # deferred: only a script run splits the CPU into devices; importers keep theirs
 
-  import jax
-  jax.config.update("jax_num_cpu_devices", os.cpu_count())   # trainings split over every core
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--out", default="recommender-collectives", help="output folder")
-  parser.add_argument("--quick", action="store_true", help="tiny settings (seconds)")
-  parser.add_argument("--movielens", default=None, metavar="U.DATA",
-                      help="your MovieLens 100k u.data file instead of synthetic ratings")
-  args = parser.parse_args()
+  args = _script.parse_args(__doc__, DEFAULT_OUT, extra=_options)
+  # Trainings split over every core; set before anything starts JAX's CPU backend.
+  jax.config.update("jax_num_cpu_devices", os.cpu_count())
   main(args.out, quick=args.quick, progress=True, movielens=args.movielens)
   sys.exit(0)

@@ -8,31 +8,38 @@ in beta and vanishes at full alignment; S_min and S_w (SPEC §7) follow.
 
 Run it::
 
-  .venv/bin/python examples/sweep_alignment.py [OUT_DIR] [--quick]
+  .venv/bin/python examples/sweep_alignment.py [--out DIR] [--quick]
 
 It loads ``examples/sweeps/alignment.toml`` (the same spec as
-``acajax sweep examples/sweeps/alignment.toml --out OUT_DIR``), runs it, draws
+``acajax sweep examples/sweeps/alignment.toml --out DIR``), runs it, draws
 the heatmaps and prints how much full alignment buys at the largest overlap.
+The folder's ``meta.json`` stays the sweep's (``acajax plot DIR`` reads it
+back) and also records the example: its arguments, versions, devices and
+command line.
 """
 
 from __future__ import annotations
 
 import pathlib
-import sys
 
 import jax
 
 from acajax import sweep
+from acajax.runs import _script
 
+NAME = "sweep_alignment"
+DEFAULT_OUT = "alignment-sweep"
 SPEC = pathlib.Path(__file__).resolve().parent / "sweeps" / "alignment.toml"
 
 
-def main(out_dir: str | pathlib.Path = "alignment-sweep", quick: bool = False):
+def main(out_dir: str | pathlib.Path = DEFAULT_OUT, quick: bool = False, *,
+         argv: list[str] | None = None):
   """Runs the alignment sweep into ``out_dir``; returns its result table.
 
   Args:
     out_dir: folder for the results, spec, metadata and figures.
     quick: a 5 x 4 x 2 grid instead of 51 x 31 x 11 (for smoke tests).
+    argv: the command line recorded in ``meta.json`` (default ``sys.argv``).
   """
   jax.config.update("jax_enable_x64", True)   # the spec asks for float64
   spec = sweep.load(SPEC)
@@ -52,9 +59,12 @@ def main(out_dir: str | pathlib.Path = "alignment-sweep", quick: bool = False):
     print(f"  {metric}: {opposed[column]:.4f} at beta = 0 -> {aligned[column]:.4f} at "
           f"beta = {aligned['beta']:g}")
   print("figures:", ", ".join(p.name for p in paths))
+  # The sweep's own record stays (kind "sweep"); a grid has no randomness.
+  _script.record_run(out_dir, NAME, dict(out=str(out_dir), quick=quick), seeds={},
+                     merge=True, argv=argv)
   return table
 
 
 if __name__ == "__main__":
-  args = [a for a in sys.argv[1:] if a != "--quick"]
-  main(args[0] if args else "alignment-sweep", quick="--quick" in sys.argv)
+  args = _script.parse_args(__doc__, DEFAULT_OUT)
+  main(args.out, quick=args.quick)

@@ -70,7 +70,6 @@ def test_resume_corpus_round_trip_utf8_and_windows1252(tmp_path):
 
 @pytest.mark.parametrize("line, message", [
     ("7:::Chef no text field", r"line 2: expected 'id:::labels:::text'.*found 2 field"),
-    ("7::: :::text", "line 2: the labels field is empty"),
     ("7:::Chef:::  ", "line 2: the text field is empty"),
 ])
 def test_malformed_corpus_lines_name_file_and_line(tmp_path, line, message):
@@ -79,6 +78,37 @@ def test_malformed_corpus_lines_name_file_and_line(tmp_path, line, message):
   with pytest.raises(datasets.CorpusError, match=message) as err:
     datasets.load_resume_corpus(path)
   assert str(path) in str(err.value)
+
+
+def test_empty_labels_field_is_an_unlabelled_resume_skipped_and_counted(tmp_path):
+  path = tmp_path / "c.txt"
+  path.write_text("1:::Chef:::fine text\n7::: :::text\n8:::;:::more\n", encoding="utf-8")
+  data, report = datasets.read_resume_corpus(path)
+  assert list(data.x) == ["fine text"] and report.unlabelled == 2 and report.resumes == 1
+
+
+def test_format_resume_corpus_refuses_texts_the_line_format_cannot_carry():
+  data = datasets.synthetic_resumes(2, seed=0, words=3)
+  for text in ("two\nlines", "a ::: b"):
+    bad = data.subset(np.arange(2))
+    bad = bad.__class__(**{**bad.__dict__, "x": np.array([text, "ok"], object)})
+    with pytest.raises(ValueError, match="text 0 holds a line break or ':::'"):
+      datasets.format_resume_corpus(bad)
+
+
+def test_signal_collisions_report_characters_without_a_feature_of_their_own():
+  def featurize(texts):       # bucket 0: '~' or '^'; bucket 1: '^'; bucket 2: '%'
+    return np.array([[sum(t.count(c) for c in "~^"), t.count("^"), t.count("%")]
+                     for t in texts], np.float32)
+  got = datasets.signal_collisions(featurize, ["~", "^", "%", "~"])
+  assert got == {"~": ("^",), "^": (), "%": ()}    # '~' moves only what '^' moves too
+  assert datasets.signal_collisions(datasets.hashed_ngrams, "\u00a7\u00b6~^") == {
+      "\u00a7": (), "\u00b6": (), "~": (), "^": ()}
+  tiny = datasets.signal_collisions(lambda t: datasets.hashed_ngrams(t, orders=(1,), dim=2),
+                                    "abcd")
+  assert any(tiny.values())                         # 4 unigrams in 2 buckets must share
+  texts = np.array(["one two three"], object)       # own texts: one insertion, at the start
+  assert datasets.signal_collisions(featurize, "~^", texts=texts) == {"~": ("^",), "^": ()}
 
 
 def test_unknown_label_in_corpus(tmp_path):

@@ -5,6 +5,8 @@ import pathlib
 
 import numpy as np
 
+from tests.test_examples_scripts import check_meta
+
 EXAMPLE = pathlib.Path(__file__).resolve().parent.parent / "examples" / "exact_engine.py"
 
 
@@ -20,3 +22,4 @@ def test_exact_engine_example(tmp_path, capsys):
   valid = frame[["gap_theorem1", "gap_theorem1_pairwise"]].to_numpy()
   assert np.all(valid[~np.isnan(valid)] >= -1e-9)  # Theorem 1 holds (all feature-label)
   assert "Tightness" in capsys.readouterr().out
+  check_meta(tmp_path, "exact_engine", seeds={})

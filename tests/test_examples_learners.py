@@ -5,6 +5,8 @@ import pathlib
 
 import numpy as np
 
+from tests.test_examples_scripts import check_meta
+
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -33,6 +35,7 @@ def test_two_text_example(tmp_path, capsys):
   assert np.all(theory["bound"].fillna(0) <= theory["success"] + 1e-6)
   assert theory["bound"].notna().any() and theory["bound_note"].str.contains("1/2").any()
   assert "A's measured success" in capsys.readouterr().out
+  check_meta(tmp_path, "learners_two_text", seeds={"data_and_training": [0]})
 
 
 def test_noise_example(tmp_path):
@@ -49,6 +52,7 @@ def test_noise_example(tmp_path):
   assert summary[("success", "B")].tolist() == [0.0, 0.0, 1.0]
   np.testing.assert_array_equal(summary[("success", "A")], summary[("exact_at_eps", "A")])
   assert np.all(summary["exact_success"] <= summary["success"] + 1e-6)
+  check_meta(tmp_path, "learners_noise", seeds={"data_and_training": [0]})
 
 
 def test_alignment_example(tmp_path):
@@ -60,3 +64,4 @@ def test_alignment_example(tmp_path):
   assert (summary[("bound", "S_w")] > .5).any()
   assert (summary.loc["opposed", ("success", "S_min")] <
           summary.loc["aligned", ("success", "S_min")]).all()
+  check_meta(tmp_path, "learners_alignment", seeds={"data_and_training": [0]})

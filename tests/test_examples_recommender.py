@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from acajax import cli
+from tests.test_examples_scripts import check_meta
 
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 
@@ -73,6 +74,9 @@ def test_recommender_example_and_cli(tmp_path, capsys):
       index=["size", "homogeneity"], columns="collective", values="hr_with")
   np.testing.assert_array_equal(both["promoter"], both["demoter"])
   assert "Mean relative hit ratio" in capsys.readouterr().out
+  meta = check_meta(tmp_path / "example", "recommender_collectives",
+                    seeds={"trainings": [0], "ratings": 0})
+  assert meta["args"]["movielens"] is None and meta["args"]["progress"] is False
 
   spec = tmp_path / "quick.toml"
   spec.write_text(QUICK_SPEC, encoding="utf-8")

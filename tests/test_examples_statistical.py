@@ -5,6 +5,8 @@ import pathlib
 
 import numpy as np
 
+from tests.test_examples_scripts import check_meta
+
 EXAMPLE = pathlib.Path(__file__).resolve().parent.parent / "examples" / "car_evaluation.py"
 
 
@@ -23,3 +25,4 @@ def test_car_evaluation_example(tmp_path, capsys):
   assert np.all(bound <= success)                     # below the classifier's success
   assert np.all(np.diff(bound, axis=1) >= -0.02)      # staircases (up to the radius drift)
   assert "bound <= classifier success everywhere: True" in capsys.readouterr().out
+  check_meta(tmp_path, "car_evaluation", seeds={"car_table": 2025})

@@ -64,6 +64,25 @@ the run reports, per collective:
   :attr:`acajax.learners.Trained.diverged`: its row has ``diverged = True``
   and NaN for success and clean accuracy; it is reported, never scored).
 
+**Text.** On ``synthetic_resumes`` and ``resume_file`` the learner sees
+hashed character n-grams (:func:`acajax.datasets.hashed_ngrams`):
+``[train] ngram_width`` buckets (default 1024) of the n-grams whose lengths
+run over ``[train] ngram_range = [smallest, largest]`` (default [1, 2]);
+they sit under ``[train]`` with the learner's other settings. The column
+``signal_collision`` names the other acting collectives whose signal
+character raises every bucket this collective's raises
+(:func:`acajax.datasets.signal_collisions`; the same character counts):
+the featurizer then gives this collective's signal no feature of its own
+(empty: none; always empty on other datasets). A text collective's
+``target`` may be a label name: ``resume_file`` classes are the corpus's
+label names sorted (index k is the k-th name; a resume's first label is its
+class), ``synthetic_resumes`` classes are ``datasets.RESUME_LABELS`` in
+order. A ``resume_file`` ``data.path`` is an ``id:::labels:::text`` file, a
+folder of ``NNNNN.txt`` + ``NNNNN.lab`` pairs or a zip of either
+(:func:`acajax.datasets.read_resume_corpus`); it is read once in
+:func:`run`, which checks the targets against its labels (an unknown name
+is a :class:`SpecError` listing them) before training.
+
 The summary rows ``S_min`` and ``S_w`` take the per-collective values through
 SPEC §7 (a NaN bound counts as 0, the trivial bound, unless all are NaN).
 ``clean_accuracy`` is the accuracy on the table without signals (the
@@ -108,6 +127,8 @@ EPS_ROUND_UP = 1e-5   # > the engine's success tolerance in float32 (64 ulp = 7.
 SUCCESS_SLACK = 1e-5  # float32 sums of the exact engine (x64 off) stay within it
 DEFAULT_MEMORY_CAP_MB = 4096.0   # run.memory_cap_mb: refuse plans whose estimate exceeds it
 MAX_SEED = 2**32 - 1  # jax.random.key keeps 32 bits: larger seeds would repeat smaller ones
+MAX_NGRAM_WIDTH = 2**20   # train.ngram_width: hash buckets (the hash keeps 24 bits)
+MAX_NGRAM_LENGTH = 8      # train.ngram_range: longest character n-gram
 
 
 
@@ -118,10 +139,12 @@ class CollectiveSpec:
   ``signal`` depends on the dataset: a point (int) or an (n,) index map on
   ``finite_table``; a practice 1..4 on ``climate_adaptation``; one character
   on text datasets; a list of [row, col] pixels on ``digits``; a table
-  ``{coordinates = [...], value = v}`` on ``gaussian_mixture``.
+  ``{coordinates = [...], value = v}`` on ``gaussian_mixture``. ``target``
+  is a label index, or on text datasets a label name (see the module
+  docstring).
   """
   mass: float
-  target: int
+  target: int | str
   signal: object
   strategy: str = "feature_label"
   abstain: float = 0.0
@@ -165,6 +188,8 @@ class ValidationSpec:
   batch_size: int | None = None
   hidden: int = 32
   models_per_call: int = 64
+  ngram_width: int = datasets.TEXT_FEATURES
+  ngram_range: tuple[int, int] = datasets.NGRAM_RANGE
   memory_cap_mb: float = DEFAULT_MEMORY_CAP_MB
   source: str = "<spec>"
 
@@ -202,7 +227,8 @@ _TOP_KEYS = {"name", "dataset", "learner", "seeds", "mass_grid", "configurations
              "train", "collectives", "noise_grid", "noise_kind", "noise_collectives",
              "noise_scale", "run"}
 _DATA_KEYS = {"num_samples", "test_samples", "p0", "path"}
-_TRAIN_KEYS = {"steps", "learning_rate", "l2", "batch_size", "hidden", "models_per_call"}
+_TRAIN_KEYS = {"steps", "learning_rate", "l2", "batch_size", "hidden", "models_per_call",
+               "ngram_width", "ngram_range"}
 _RUN_KEYS = {"memory_cap_mb"}
 _COLLECTIVE_KEYS = {f.name for f in dataclasses.fields(CollectiveSpec)}
 _TEXT = ("synthetic_resumes", "resume_file")
@@ -319,10 +345,12 @@ def validated(spec: ValidationSpec) -> ValidationSpec:
     p0 = tuple(tuple(float(v) for v in row) for row in table)
   if spec.dataset == "resume_file":
     if spec.path is None:
-      _fail(src, "data.path", "resume_file needs the path of an 'id:::labels:::text' corpus")
+      _fail(src, "data.path", "resume_file needs the path of a corpus (an 'id:::labels:::text' "
+            "file, or a folder or zip of NNNNN.txt + NNNNN.lab pairs)")
     spec_io.text(src, "data.path", spec.path)
-    if not pathlib.Path(spec.path).is_file():
-      _fail(src, "data.path", f"no such file: {spec.path}")
+    if not pathlib.Path(spec.path).exists():
+      _fail(src, "data.path", f"no such file or folder: {spec.path}")
+  ngram_range = _check_ngrams(spec)
   available = _DATASET_SIZES.get(spec.dataset)
   if available is not None:
     _check_sample_counts(spec, available, spec.dataset)
@@ -330,6 +358,7 @@ def validated(spec: ValidationSpec) -> ValidationSpec:
     _fail(src, "collectives", "at least one [[collectives]] entry is needed")
   num_labels = _NUM_LABELS.get(spec.dataset) if num_points is None else len(p0[0])
   max_scale = max(mass_grid)
+  collectives = []
   for c, col in enumerate(spec.collectives):
     if not isinstance(col, CollectiveSpec):
       _fail(src, f"collectives[{c}]", f"must be a collective (a [[collectives]] table); got "
@@ -337,11 +366,14 @@ def validated(spec: ValidationSpec) -> ValidationSpec:
     spec_io.one_of(src, f"collectives[{c}].strategy", col.strategy, STRATEGIES, "strategy")
     if col.name is not None:
       spec_io.text(src, f"collectives[{c}].name", col.name)
-    if not spec_io.is_int(col.target) or col.target < 0 or (
-        num_labels is not None and col.target >= num_labels):
-      _fail(src, f"collectives[{c}].target", f"must be a label in [0, {num_labels}) "
+    col = _named_target(spec, c, col)    # a resume_file label name stays (run resolves it)
+    collectives.append(col)
+    if not isinstance(col.target, str) and (not spec_io.is_int(col.target) or col.target < 0 or (
+        num_labels is not None and col.target >= num_labels)):
+      names = " or a label name" if spec.dataset in _TEXT else ""
+      _fail(src, f"collectives[{c}].target", f"must be a label in [0, {num_labels}){names} "
             f"({spec.dataset}); got {spec_io.describe(col.target)}" if num_labels is not None
-            else f"must be a label index >= 0; got {spec_io.describe(col.target)}")
+            else f"must be a label index >= 0{names}; got {spec_io.describe(col.target)}")
     mass = spec_io.number(src, f"collectives[{c}].mass", col.mass, low=0.0, low_open=True)
     if np.floor(mass * min(mass_grid) * spec.num_samples + 0.5) < 1:  # as planting
       _fail(src, f"collectives[{c}].mass", f"mass {col.mass} x {min(spec.mass_grid)} (smallest "
@@ -372,12 +404,62 @@ def validated(spec: ValidationSpec) -> ValidationSpec:
   # Normalised containers (values keep their types: they reach the results table).
   spec = dataclasses.replace(
       spec, seeds=tuple(spec.seeds), mass_grid=tuple(spec.mass_grid), p0=p0,
+      collectives=tuple(collectives), ngram_range=ngram_range,
       configurations=None if spec.configurations is None else tuple(
           tuple(int(i) for i in active) for active in active_sets),
       noise_grid=None if spec.noise_grid is None else tuple(spec.noise_grid),
       noise_scale=None if spec.noise_scale is None else tuple(spec.noise_scale))
   _check_memory(spec)
   return spec
+
+
+def _check_ngrams(spec: ValidationSpec) -> tuple[int, int]:
+  """Checks ``train.ngram_width`` and ``train.ngram_range``; returns the range as a tuple."""
+  src = spec.source
+  width = spec_io.integer(src, "train.ngram_width", spec.ngram_width, low=2,
+                          high=MAX_NGRAM_WIDTH)
+  lengths = spec_io.integers(src, "train.ngram_range", spec.ngram_range, low=1,
+                             high=MAX_NGRAM_LENGTH)
+  if len(lengths) != 2 or lengths[0] > lengths[1]:
+    _fail(src, "train.ngram_range", f"must be [smallest, largest] n-gram lengths with "
+          f"1 <= smallest <= largest <= {MAX_NGRAM_LENGTH}; got "
+          f"{spec_io.describe(spec.ngram_range)}")
+  if spec.dataset not in _TEXT:
+    for key, value, default in (("ngram_width", width, datasets.TEXT_FEATURES),
+                                ("ngram_range", lengths, datasets.NGRAM_RANGE)):
+      if value != default:
+        _fail(src, f"train.{key}", f"is for text datasets (the 'ngram' learner); dataset is "
+              f"{spec.dataset!r}")
+  return lengths
+
+
+def _named_target(spec: ValidationSpec, c: int, col: CollectiveSpec) -> CollectiveSpec:
+  """``col`` with a label-name target resolved where the labels are known before any data.
+
+  ``synthetic_resumes``: the index in ``datasets.RESUME_LABELS``; ``resume_file``:
+  the name is kept (a non-empty string) and resolved against the corpus in :func:`run`;
+  other datasets take label indices only.
+  """
+  if not isinstance(col.target, str):
+    return col
+  key = f"collectives[{c}].target"
+  if spec.dataset == "synthetic_resumes":
+    names = datasets.RESUME_LABELS
+    if col.target not in names:
+      _fail(spec.source, key, f"must be a label of synthetic_resumes ({_listed(names)}); got "
+            f"{spec_io.describe(col.target)}")
+    return dataclasses.replace(col, target=names.index(col.target))
+  if spec.dataset == "resume_file":
+    if not col.target.strip():
+      _fail(spec.source, key, "must be a label name of the corpus or an index; got an empty "
+            "string")
+    return col
+  _fail(spec.source, key, f"must be a label index (label names are for text datasets); got "
+        f"{spec_io.describe(col.target)}")
+
+
+def _listed(names) -> str:
+  return ", ".join(f"{k} = {name}" for k, name in enumerate(names))
 
 
 def _check_sample_counts(spec: ValidationSpec, available: int, where: str) -> None:
@@ -398,7 +480,7 @@ def _feature_width(spec: ValidationSpec) -> int:
   if spec.dataset == "finite_table":
     return len(spec.p0)
   return {"climate_adaptation": _CLIMATE_POINTS, "gaussian_mixture": datasets.GAUSSIAN_DIM,
-          "digits": 64}.get(spec.dataset, datasets.TEXT_FEATURES)
+          "digits": 64}.get(spec.dataset, spec.ngram_width)
 
 
 def estimated_memory_bytes(spec: ValidationSpec) -> dict[str, int]:
@@ -574,8 +656,12 @@ def _signal_and_map(spec: ValidationSpec, col: CollectiveSpec, scenario):
                                     float(col.signal["value"])), None
 
 
-def _data(spec: ValidationSpec, seed: int, scenario):
-  """(train, test) datasets and, on finite tables, the true P0."""
+def _data(spec: ValidationSpec, seed: int, scenario, corpus=None):
+  """(train, test) datasets and, on finite tables, the true P0.
+
+  ``corpus``: the ``resume_file`` corpus already read (read here when None).
+  Text datasets get the spec's n-gram featurizer.
+  """
   num, num_test = spec.num_samples, spec.test_samples
   if spec.dataset in ("finite_table", "climate_adaptation"):
     p0 = np.asarray(spec.p0 if spec.p0 is not None else scenario.p0, float)
@@ -586,25 +672,60 @@ def _data(spec: ValidationSpec, seed: int, scenario):
   elif spec.dataset == "synthetic_resumes":
     full = datasets.synthetic_resumes(num + num_test, seed=seed)
   elif spec.dataset == "resume_file":
-    full = datasets.load_resume_corpus(spec.path)
+    full = datasets.load_resume_corpus(spec.path) if corpus is None else corpus
   else:
     full = datasets.digits()
   if spec.dataset == "resume_file":      # checked here, once the corpus is read
-    _check_corpus(spec, full)
+    spec = _check_corpus(spec, full)
+  if spec.dataset in _TEXT:
+    full = dataclasses.replace(full, featurize=_featurizer(spec))
   _check_sample_counts(spec, len(full), f"the corpus {spec.path}"
                        if spec.dataset == "resume_file" else spec.dataset)
   order = np.random.default_rng(seed).permutation(len(full))
   return full.subset(order[:num]), full.subset(order[num:num + num_test]), None
 
 
-def _check_corpus(spec: ValidationSpec, corpus) -> None:
-  """A ``resume_file`` spec against its corpus: every target is one of its labels."""
+def _check_corpus(spec: ValidationSpec, corpus) -> ValidationSpec:
+  """A ``resume_file`` spec against its corpus; returns it with label names as indices.
+
+  Every target must be a label of the corpus: an index in [0, K) or one of
+  its label names (index k is the k-th name of ``corpus.label_names``, the
+  sorted names); otherwise a :class:`SpecError` listing the labels.
+  """
   names = corpus.label_names or tuple(str(k) for k in range(corpus.num_labels))
+  collectives = []
   for c, col in enumerate(spec.collectives):
-    if col.target >= corpus.num_labels:
-      listed = ", ".join(f"{k} = {name}" for k, name in enumerate(names))
-      raise SpecError(f"{spec.source}: collectives[{c}].target: must be a label of the corpus "
-                      f"{spec.path}, in [0, {corpus.num_labels}) ({listed}); got {col.target}")
+    if isinstance(col.target, str):
+      if col.target not in names:
+        _fail(spec.source, f"collectives[{c}].target", f"must be a label of the corpus "
+              f"{spec.path} ({_listed(names)}); got {spec_io.describe(col.target)}")
+      col = dataclasses.replace(col, target=names.index(col.target))
+    elif col.target >= corpus.num_labels:
+      _fail(spec.source, f"collectives[{c}].target", f"must be a label of the corpus "
+            f"{spec.path}, in [0, {corpus.num_labels}) ({_listed(names)}); got {col.target}")
+    collectives.append(col)
+  return dataclasses.replace(spec, collectives=tuple(collectives))
+
+
+def _featurizer(spec: ValidationSpec):
+  """The n-gram featurizer of a text spec (``train.ngram_width``, ``train.ngram_range``)."""
+  low, high = spec.ngram_range
+  return functools.partial(datasets.hashed_ngrams, orders=tuple(range(low, high + 1)),
+                           dim=spec.ngram_width)
+
+
+def _signal_collisions(spec: ValidationSpec, featurize) -> np.ndarray:
+  """(C, C) bool: collective j's signal raises every bucket collective i's raises (text only).
+
+  See :func:`acajax.datasets.signal_collisions`; the same character collides.
+  """
+  num = len(spec.collectives)
+  if spec.dataset not in _TEXT:
+    return np.zeros((num, num), bool)
+  chars = [col.signal for col in spec.collectives]
+  covered = datasets.signal_collisions(featurize, chars)
+  return np.array([[i != j and (chars[i] == chars[j] or chars[j] in covered[chars[i]])
+                    for j in range(num)] for i in range(num)])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -807,6 +928,10 @@ def run(spec: ValidationSpec, out_dir=None, *, progress: bool = False) -> Valida
     CorpusError: a malformed ``resume_file`` corpus (file and line named).
   """
   spec = validated(spec)
+  corpus = None
+  if spec.dataset == "resume_file":     # read once; the targets checked against its labels
+    corpus = datasets.load_resume_corpus(spec.path)
+    spec = _check_corpus(spec, corpus)
   scenario = datasets.climate_adaptation() if spec.dataset == "climate_adaptation" else None
   grid = list(itertools.product(range(len(spec.active_sets)), spec.mass_grid,
                                 range(len(spec.noise_levels)), spec.seeds))
@@ -818,13 +943,14 @@ def run(spec: ValidationSpec, out_dir=None, *, progress: bool = False) -> Valida
   # 1. Data and evaluation tables per seed, then every model's planted data (host side).
   per_seed, tables = {}, {}
   for seed in spec.seeds:
-    train, test, p0 = per_seed[seed] = _data(spec, seed, scenario)
+    train, test, p0 = per_seed[seed] = _data(spec, seed, scenario, corpus)
     if finite:
       tables[seed] = _Table(p0=p0, features=train.featurize(np.arange(len(p0))),
                             maps=np.stack([m for _, m in signals]))
     else:
       tables[seed] = _evaluation_table(test, [fn for fn, _ in signals], train.num_labels)
   base_features = {seed: per_seed[seed][0].featurize(per_seed[seed][0].x) for seed in spec.seeds}
+  collides = _signal_collisions(spec, per_seed[spec.seeds[0]][0].featurize)
   jobs = []
   for k, scale, level_index, seed in grid:
     train = per_seed[seed][0]
@@ -908,6 +1034,8 @@ def run(spec: ValidationSpec, out_dir=None, *, progress: bool = False) -> Valida
                        mass_used=masses[pos], members=int(report.counts[pos]),
                        abstain=noise[0][pos], wrong_signal=noise[1][pos],
                        wrong_label=noise[2][pos], success=measured[pos],
+                       signal_collision=", ".join(
+                           spec.collectives[j].name or f"c{j}" for j in active if collides[i, j]),
                        **{key: value[pos] for key, value in theory.items()}))
     total = masses.sum()
     s_min_bound, s_w_bound = _summary_bound(theory["bound"], masses)

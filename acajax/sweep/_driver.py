@@ -31,24 +31,21 @@ import io
 import json
 import os
 import pathlib
-import platform
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from importlib import metadata
 from typing import NamedTuple
 
 import jax
-import jaxlib
 import numpy as np
 import pandas as pd
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
-from acajax._version import __version__
+from acajax._version import versions
 from acajax.runs import _io
 from acajax.sweep import _spec
 from acajax.sweep._kernel import _COMPILED, MESH_AXIS, _build_kernel, _Kernel
@@ -483,12 +480,6 @@ def _now() -> str:
   return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-def _versions() -> dict[str, str]:
-  return {"acajax": __version__, "jax": jax.__version__, "jaxlib": jaxlib.__version__,
-          "numpy": np.__version__, "pandas": pd.__version__,
-          "matplotlib": metadata.version("matplotlib"), "python": platform.python_version()}
-
-
 class SweepResult(NamedTuple):
   """What :func:`run` returns.
 
@@ -640,7 +631,7 @@ def run(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike | None =
         _io.atomic_write_json(out / META_FILE, dict(
             kind="sweep", status="running", name=spec.name, fingerprint=fingerprint,
             started=_now(), chunks_done=done, num_chunks=plan.num_chunks,
-            versions=_versions(), argv=sys.argv))
+            versions=versions("pandas", "matplotlib"), argv=sys.argv))
         _io.atomic_write_text(out / SPEC_FILE, spec.to_toml())
       except Exception:
         if several:   # the other processes wait for process 0's answer
@@ -805,7 +796,7 @@ def _write_results(out: pathlib.Path, table: pd.DataFrame, spec: SweepSpec, plan
   meta = dict(
       kind="sweep", status="finished", name=spec.name, fingerprint=spec.fingerprint(),
       results=name, sha256={name: _sha256(data), SPEC_FILE: _sha256(spec_text)},
-      finished=_now(), versions=_versions(), backend=jax.default_backend(),
+      finished=_now(), versions=versions("pandas", "matplotlib"), backend=jax.default_backend(),
       devices=[str(d) for d in devices], process_count=jax.process_count(),
       dtype=spec.dtype, grid_shape=dict(zip(spec.axes, spec.shape)),
       num_points=spec.num_points, rows=len(table),
