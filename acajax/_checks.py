@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -96,3 +98,15 @@ def check_trailing_axis(name: str, value, size: int | None = None, *, min_rank: 
 def is_concrete(*values) -> bool:
   """Whether no leaf of ``values`` is a tracer, so its values may be checked on the host."""
   return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(values))
+
+
+def check_finite(name: str, value, *, positive: bool) -> None:
+  """Raises ValueError unless ``value`` is a finite real > 0 (or >= 0)."""
+  bound = "> 0" if positive else ">= 0"
+  try:
+    number = float(value)
+  except (TypeError, ValueError):
+    raise ValueError(f"{name} must be a finite number {bound}; got {value!r}") from None
+  if isinstance(value, bool) or not math.isfinite(number) or (
+      number <= 0 if positive else number < 0):
+    raise ValueError(f"{name} must be a finite number {bound}; got {value!r}")

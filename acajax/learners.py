@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 from collections.abc import Callable
 
 import jax
@@ -32,7 +31,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from acajax import _devices
+from acajax import _checks, _devices
 
 __all__ = [
     "LEARNERS",
@@ -176,25 +175,13 @@ class TrainConfig:
       raise ValueError(f"steps must be a positive int; got {self.steps!r}")
     if self.batch_size is not None and not _is_positive_int(self.batch_size):
       raise ValueError(f"batch_size must be a positive int or None; got {self.batch_size!r}")
-    _check_finite("learning_rate", self.learning_rate, positive=True)
-    _check_finite("l2", self.l2, positive=False)
+    _checks.check_finite("learning_rate", self.learning_rate, positive=True)
+    _checks.check_finite("l2", self.l2, positive=False)
 
 
 def _is_positive_int(value) -> bool:
   return (isinstance(value, (int, np.integer)) and not isinstance(value, bool)
           and value >= 1)
-
-
-def _check_finite(name: str, value, *, positive: bool) -> None:
-  """Raises ValueError unless ``value`` is a finite real > 0 (or >= 0)."""
-  bound = "> 0" if positive else ">= 0"
-  try:
-    number = float(value)
-  except (TypeError, ValueError):
-    raise ValueError(f"{name} must be a finite number {bound}; got {value!r}") from None
-  if isinstance(value, bool) or not math.isfinite(number) or (
-      number <= 0 if positive else number < 0):
-    raise ValueError(f"{name} must be a finite number {bound}; got {value!r}")
 
 
 @dataclasses.dataclass(frozen=True)

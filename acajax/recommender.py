@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 from typing import NamedTuple, Protocol
 
 import jax
@@ -65,7 +64,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from acajax import _devices
+from acajax import _checks, _devices
 from acajax.ratings import Ratings
 
 __all__ = [
@@ -133,15 +132,7 @@ class MFConfig:
     # Static config, checked on the host: NaN or inf would train every model
     # to NaN (SPEC §11: static mistakes raise, naming the argument).
     for name, positive in (("learning_rate", True), ("init_std", True), ("reg", False)):
-      value = getattr(self, name)
-      bound = "> 0" if positive else ">= 0"
-      try:
-        number = float(value)
-      except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite number {bound}; got {value!r}") from None
-      if isinstance(value, bool) or not math.isfinite(number) or (
-          number <= 0 if positive else number < 0):
-        raise ValueError(f"{name} must be a finite number {bound}; got {value!r}")
+      _checks.check_finite(name, getattr(self, name), positive=positive)
 
 
 class MFParams(NamedTuple):
