@@ -151,14 +151,15 @@ def test_train_many_equals_one_at_a_time_chunks_and_progress(tiny, capsys):
   seeds = [1, 1, 1]
   with tqdm() as bar:
     params, losses = recommender.train_many(base, seeds, base_weights=weights, extras=extras,
-                                            config=TINY, chunk=1, progress=bar)
-  assert "3/3" in capsys.readouterr().err                 # one tick per model
+                                            config=TINY, chunk=1, num_devices=1,
+                                            progress=bar)
+  assert "3/3" in capsys.readouterr().err                 # one tick per model (one device)
   assert bool((losses[:, -1] < losses[:, 0]).all())
   np.testing.assert_array_equal(params.user_factors[1], params.user_factors[2])  # determinism
   assert not np.allclose(params.item_factors[0], params.item_factors[1])
   # Chunks of 2 vmapped models: the same models.
   again, _ = recommender.train_many(base, seeds, base_weights=weights, extras=extras,
-                                    config=TINY, chunk=2)
+                                    config=TINY, chunk=2, num_devices=1)
   for a, b in zip(params, again):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
   # Each model equals one training on its ratings written out (vmap equals loop).

@@ -26,6 +26,7 @@ import pandas as pd
 from jax.typing import ArrayLike
 
 from acajax import statistical, structured
+from acajax.runs import _io
 
 __all__ = [
     "CategoricalData",
@@ -349,7 +350,7 @@ def plot_curves(sizes_n: ArrayLike, curves: Mapping[str, ArrayLike], path, *,
   ax.legend(fontsize=7, ncol=2, loc="upper left")
   fig.tight_layout()
   path = pathlib.Path(path)
-  fig.savefig(path, dpi=130)
+  _io.save_figure(fig, path, dpi=130)
   plt.close(fig)
   return path
 
@@ -461,7 +462,7 @@ def csv_report(path, *, signal: str, target: str, sizes_n: Sequence[int] | None 
   if out_dir is not None:
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out_dir / "finite_sample.csv", index=False)
+    _io.write_csv(frame, out_dir / "finite_sample.csv")
     paths.append(out_dir / "finite_sample.csv")
     paths.append(plot_curves(sizes_n, dict(zip(names, values)), out_dir / "finite_sample.png",
                              title=f"{pathlib.Path(data.path).name}: signal {signal}, "

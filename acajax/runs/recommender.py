@@ -66,6 +66,7 @@ from acajax import rating_collectives as rc
 from acajax import ratings as ratings_mod
 from acajax import recommender
 from acajax.recommender import MFConfig
+from acajax.runs import _io
 from acajax.runs import _spec as spec_io
 from acajax.runs import figures  # noqa: F401  (sets the headless Agg backend)
 from acajax.runs._spec import SpecError
@@ -328,7 +329,7 @@ def plot(frame, path, *, title: str | None = None):
   fig.tight_layout()
   path = pathlib.Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
-  fig.savefig(path, dpi=120)
+  _io.save_figure(fig, path, dpi=120)
   plt.close(fig)
   return path
 
@@ -665,6 +666,6 @@ def run(spec: RecommenderSpec, out_dir=None, *, progress: bool = False) -> Exper
     frame = result.frame.copy()
     frame["target_items"] = [" ".join(str(exp.ratings.item_ids[i]) for i in
                                       result.target_sets[t]) for t in frame["target_set"]]
-    frame.to_csv(out / "results.csv", index=False)
+    _io.write_csv(frame, out / "results.csv")
     plot(result.frame, out / "relative_hr_vs_homogeneity.png", title=spec.name)
   return result

@@ -111,6 +111,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from acajax import bounds, datasets, learners, mixtures, planting
+from acajax.runs import _io
 from acajax.runs import _spec as spec_io
 from acajax.runs import figures  # noqa: F401  (sets the headless Agg backend)
 from acajax.runs._spec import SpecError
@@ -1057,7 +1058,7 @@ def run(spec: ValidationSpec, out_dir=None, *, progress: bool = False) -> Valida
   if out_dir is not None:
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out / "results.csv", index=False)
+    _io.write_csv(frame, out / "results.csv")
     paths = [out / "results.csv", plot(frame, out / "success_vs_mass.png", title=spec.name)]
   return ValidationResult(frame=frame, paths=paths, compile_and_train_s=train_s)
 
@@ -1095,6 +1096,6 @@ def plot(frame, path, *, title: str = "") -> pathlib.Path:
   fig.suptitle(title)
   fig.tight_layout()
   path = pathlib.Path(path)
-  fig.savefig(path, dpi=110)
+  _io.save_figure(fig, path, dpi=110)
   plt.close(fig)
   return path
