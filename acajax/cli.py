@@ -444,16 +444,21 @@ VALIDATE_FILES = ("results.csv", "success_vs_mass.png", _io.RUN_FILE)
 RECOMMENDER_FILES = ("results.csv", "relative_hr_vs_homogeneity.png", _io.RUN_FILE)
 
 
+def _run_spec(args: argparse.Namespace, module, kind: str, files: tuple[str, ...]):
+  """Loads a spec (every check first), then runs it in a checked, locked --out folder."""
+  spec = module.load(args.spec)     # every check before anything is compiled
+  identity = {"spec": str(pathlib.Path(args.spec).resolve())}
+  out = _output(args.out, kind=kind, results=files, identity=identity, force=args.force)
+  with _io.FolderLock(out):
+    result = module.run(spec, out, progress=not args.no_progress)
+    _record_run(out, kind, identity, args)
+  return spec, result
+
+
 def _validate_recommender(args: argparse.Namespace) -> int:
   from acajax.runs import recommender as rec_experiment  # deferred: after _split_cpu
 
-  spec = rec_experiment.load(args.spec)     # every check before anything is compiled
-  identity = {"spec": str(pathlib.Path(args.spec).resolve())}
-  out = _output(args.out, kind="recommender", results=RECOMMENDER_FILES, identity=identity,
-                force=args.force)
-  with _io.FolderLock(out):
-    result = rec_experiment.run(spec, out, progress=not args.no_progress)
-    _record_run(out, "recommender", identity, args)
+  spec, result = _run_spec(args, rec_experiment, "recommender", RECOMMENDER_FILES)
   frame = result.frame
   print(f"{spec.name}: {result.trainings} biased MF models trained in {result.train_s:.2f} s "
         f"(compile included); {len(frame)} rows written to {args.out}")
@@ -470,13 +475,7 @@ def _validate(args: argparse.Namespace) -> int:
     return _validate_recommender(args)
   from acajax.runs import validate  # deferred: JAX starts after _split_cpu
 
-  spec = validate.load(args.spec)     # every check before anything is compiled
-  identity = {"spec": str(pathlib.Path(args.spec).resolve())}
-  out = _output(args.out, kind="validate", results=VALIDATE_FILES, identity=identity,
-                force=args.force)
-  with _io.FolderLock(out):
-    result = validate.run(spec, out, progress=not args.no_progress)
-    _record_run(out, "validate", identity, args)
+  spec, result = _run_spec(args, validate, "validate", VALIDATE_FILES)
   frame = result.frame
   keys = [k for k in ('configuration', 'mass_scale', 'noise', 'seed') if k in frame.columns]
   print(f"{spec.name}: {frame[keys].drop_duplicates().shape[0]} "
