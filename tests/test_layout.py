@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import os
 import pathlib
 import subprocess
 import sys
@@ -202,3 +203,15 @@ def test_public_namespace_is_clean():
     with warnings.catch_warnings():
       warnings.simplefilter("error")
       assert getattr(acajax, name) is not None
+
+
+def test_a_checkout_folder_named_acajax_is_never_imported_in_place_of_the_package(tmp_path):
+  # src layout: run from the parent of a checkout called `acajax` (as `git clone`
+  # names it), `import acajax` must still find the package, not the bare folder
+  # as a namespace package.
+  (tmp_path / "acajax").symlink_to(ROOT.parents[1], target_is_directory=True)
+  code = "import acajax, acajax.bounds; print(acajax.__file__)"
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       cwd=tmp_path, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+  assert out.returncode == 0, out.stderr
+  assert pathlib.Path(out.stdout.strip()) == ROOT / "__init__.py"

@@ -60,7 +60,7 @@ def test_installed_wheel_runs_the_suite_outside_a_checkout(tmp_path):
 
   # The wheel, built from a copy of the working tree.
   source = tmp_path / "source"
-  shutil.copytree(REPO / "acajax", source / "acajax",
+  shutil.copytree(REPO / "src" / "acajax", source / "src" / "acajax",
                   ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
   for path in REPO.iterdir():
     if path.is_file() and (path.name in ("pyproject.toml", "README.md")

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 DEFAULT_FOLDER = "acajax-bench"
-_PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+# The checkout this module lives in, for an editable install (src layout).
+_PACKAGE_ROOT = Path(__file__).resolve().parents[3]
 
 
 class Destination(NamedTuple):

@@ -20,7 +20,8 @@ import sys
 import sysconfig
 from pathlib import Path
 
-# The folder that holds the ``acajax`` package this module belongs to.
+# The folder that holds the ``acajax`` package this module belongs to
+# (``src/`` in a checkout, ``site-packages`` in an installed wheel).
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
