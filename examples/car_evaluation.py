@@ -104,8 +104,8 @@ def main(out_dir: str | pathlib.Path = DEFAULT_OUT, quick: bool = False, *,
   png_path = finite_sample.plot_curves(
       sizes_n, dict(zip(LABELS, bound)), out_dir / "car_evaluation.png",
       success=dict(zip(LABELS, success)),
-      title=f"Feature-label signal, N = {num_samples:,}, N_test = {num_test:,}, "
-            f"delta = {delta}, eps = {eps}")
+      title=f"Feature-label signal, $N$ = {num_samples:,}, $N_{{test}}$ = {num_test:,}, "
+            rf"$\delta$ = {delta:g}, $\varepsilon$ = {eps:g}")
   below = bool(np.all(bound <= success))
   print(f"{len(sizes_n)} sizes x {len(LABELS)} targets in {first:.2f} s (with compilation), "
         f"{again * 1e3:.1f} ms once compiled; bound <= classifier success everywhere: {below}")

@@ -80,16 +80,17 @@ def main(out_dir: str | pathlib.Path = DEFAULT_OUT, quick: bool = False, *,
       jnp.asarray(p0), jnp.asarray(SIGNAL_MAPS), jnp.asarray(TARGETS), alpha, eps=EPS)))(
           jnp.asarray(masses))
 
-  fig, ax = plt.subplots(figsize=(6, 4))
+  fig, ax = plt.subplots(figsize=(7.5, 4))
   ax.plot(grid, sweep.exact[:, 0], color="black", lw=2, label="exact worst case (SPEC §2)")
   ax.plot(grid, sweep.bounds["theorem1_pairwise"][:, 0], ls="--", label="Theorem 1, pairwise")
   ax.plot(grid, sweep.bounds["theorem1"][:, 0], ls=":", label="Theorem 1")
-  ax.axvline(MASSES[0], color="grey", lw=0.8)
-  ax.set_xlabel(r"mass $\alpha_0$ of collective c0")
-  ax.set_ylabel("success of c0")
+  ax.axvline(MASSES[0], color="grey", lw=0.8, label=rf"the table's $\alpha_0$ = {MASSES[0]:g}")
+  ax.set_xlabel(r"$\alpha_0$ (mass of collective c0; the others fixed)")
+  ax.set_ylabel(r"success $S_0$ of c0")
   ax.set_ylim(-0.02, 1.02)
-  ax.set_title(f"Exact success vs bounds (eps = {EPS})")
-  ax.legend(loc="lower right", fontsize=8)
+  ax.set_title(rf"Exact success and bounds ($\varepsilon$ = {EPS:g})", fontsize=10)
+  ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=8,
+            frameon=False)
   fig.tight_layout()
   png_path = out_dir / "exact_vs_bounds.png"
   fig.savefig(png_path, dpi=120)

@@ -88,22 +88,27 @@ def main(out_dir: str | pathlib.Path = DEFAULT_OUT, quick: bool = False, *,
         f"at eps = {EPS}:")
   print(summary.round(3).to_string())
 
-  fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
+  fig, axes = plt.subplots(1, 2, figsize=(10.5, 3.6), sharey=True)
+  symbols = {"S_min": r"$S_{\min}$ (least success)", "S_w": r"$S_w$ (mass-weighted)"}
   for ax, alignment in zip(axes, ("aligned", "opposed")):
     part = summary.loc[alignment]
     for metric, color in (("S_min", "C0"), ("S_w", "C2")):
-      ax.plot(part.index, part[("success", metric)], "o-", color=color,
-              label=f"{metric} measured")
-      ax.plot(part.index, part[("exact_success", metric)], ":", color=color,
-              label=f"{metric} exact worst case at eps_hat")
-      ax.plot(part.index, part[("bound", metric)], "--", color=color,
-              label=f"{metric} bound at eps_hat")
-    ax.set_title(f"collective 1 {alignment}")
-    ax.set_xlabel("mass of collective 1")
+      ax.plot(part.index, part[("success", metric)], "o-", color=color)
+      ax.plot(part.index, part[("exact_success", metric)], ":", color=color)
+      ax.plot(part.index, part[("bound", metric)], "--", color=color)
+    ax.set_title(f"collective 1 {alignment}", fontsize=10)
+    ax.set_xlabel(r"$\alpha_1$ (mass of collective 1)")
     ax.set_ylim(-0.05, 1.05)
     ax.grid(alpha=.3)
   axes[0].set_ylabel("global success")
-  axes[1].legend(fontsize=7)
+  handles = [plt.Line2D([], [], color=c, lw=6) for c in ("C0", "C2")] + [
+      plt.Line2D([], [], color="k", marker="o"), plt.Line2D([], [], color="k", ls=":"),
+      plt.Line2D([], [], color="k", ls="--")]
+  labels = [symbols["S_min"], symbols["S_w"], "measured (mean over seeds)",
+            r"exact worst case at the learner's $\hat\varepsilon$",
+            r"Theorem 1 bound at $\hat\varepsilon$"]
+  axes[1].legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.03, 1.0),
+                 borderaxespad=0.0, frameon=False)
   fig.tight_layout()
   path = out_dir / "alignment_sweep.png"
   fig.savefig(path, dpi=110)

@@ -80,20 +80,28 @@ def main(out_dir: str | pathlib.Path = DEFAULT_OUT, quick: bool = False, *,
         "the learner's eps_hat; exact_at_eps: at eps = 0 (Bayes).")
   print(summary.round(3).to_string())
 
-  fig, ax = plt.subplots(figsize=(6, 3.6))
+  fig, ax = plt.subplots(figsize=(7.5, 3.8))
+  handles, labels = [], []
   for who, color in (("A", "C0"), ("B", "C3")):
-    ax.plot(summary.index, summary[("success", who)], "o-", color=color,
-            label=f"{who} measured (logistic)")
-    ax.plot(summary.index, summary[("exact_at_eps", who)], "--", color=color,
-            label=f"{who} exact worst case, eps = 0 (Bayes)")
-    ax.plot(summary.index, summary[("exact_success", who)], ":", color=color,
-            label=f"{who} exact worst case at eps_hat")
-  ax.axvline(1 / 7, color="grey", lw=.8, ls=":")
-  ax.set_xlabel("noise nu (A abstains 4 nu, B abstains nu)")
+    ax.plot(summary.index, summary[("success", who)], "o-", color=color)
+    ax.plot(summary.index, summary[("exact_at_eps", who)], "--", color=color)
+    ax.plot(summary.index, summary[("exact_success", who)], ":", color=color)
+    handles.append(plt.Line2D([], [], color=color, lw=6))
+    labels.append(f"collective {who}")
+  ax.axvline(1 / 7, color="grey", lw=.8, ls="-.")
+  handles += [plt.Line2D([], [], color="k", marker="o", ls="-"),
+              plt.Line2D([], [], color="k", ls="--"), plt.Line2D([], [], color="k", ls=":"),
+              plt.Line2D([], [], color="grey", lw=.8, ls="-.")]
+  labels += ["measured (logistic regression)",
+             r"exact worst case at $\varepsilon$ = 0 (Bayes)",
+             r"exact worst case at the learner's $\hat\varepsilon$",
+             r"masses cross: $\nu$ = 1/7"]
+  ax.set_xlabel(r"noise level $\nu$ (A abstains $4\nu$, B abstains $\nu$)")
   ax.set_ylabel("success")
   ax.set_ylim(-0.05, 1.05)
-  ax.legend(fontsize=7)
-  ax.set_title("Twice the mass, four times the noise")
+  ax.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+            borderaxespad=0.0, frameon=False)
+  ax.set_title("Twice the mass, four times the noise", fontsize=10)
   fig.tight_layout()
   path = out_dir / "noise_crossover.png"
   fig.savefig(path, dpi=110)

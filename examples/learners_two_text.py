@@ -99,16 +99,20 @@ def main(out_dir: str | pathlib.Path = DEFAULT_OUT, quick: bool = False, *,
   print("\nB's success when both act (mean):")
   print(b_summary.round(3).to_string())
 
-  fig, ax = plt.subplots(figsize=(7, 3.6))
+  fig, ax = plt.subplots(figsize=(8.5, 3.6))
   masses = summary.columns.tolist()
   width = 0.8 / len(summary)
   for k, (setting, row) in enumerate(summary.iterrows()):
     ax.bar(np.arange(len(masses)) + k * width, row.to_numpy(), width, label=setting)
-  ax.set_xticks(np.arange(len(masses)) + 0.4 - width / 2, [f"mass {m:g}" for m in masses])
-  ax.set_ylabel("A's success")
+  ax.set_xticks(np.arange(len(masses)) + 0.4 - width / 2,
+                [rf"$\alpha_A$ = {m:g}" for m in masses])
+  ax.set_xlabel("mass of collective A")
+  ax.set_ylabel(r"A's success $S_A$ (mean over seeds)")
   ax.set_ylim(0, 1.05)
-  ax.set_title("Interference between two collectives on text (n-gram classifier)")
-  ax.legend(fontsize=7, loc="lower right")
+  ax.set_title("Interference between two collectives on text (n-gram classifier)",
+               fontsize=10)
+  ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
+            frameon=False)
   fig.tight_layout()
   path = out_dir / "two_text_interference.png"
   fig.savefig(path, dpi=110)

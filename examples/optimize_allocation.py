@@ -83,23 +83,29 @@ def main(out_dir: str | pathlib.Path = DEFAULT_OUT, quick: bool = False, *,
   values = np.where(inside, np.asarray(values).reshape(size, size), np.nan)
 
   fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
-  plots.heatmap(shares, shares, values, xlabel="share of c0", ylabel="share of c1",
-                label="S_min bound", ax=left)
-  for objective, marker, name in (("min", "*", "S_min"), ("weighted", "D", "S_w")):
+  plots.heatmap(shares, shares, values, xlabel=r"share of the budget to c0, $\alpha_0 / B$",
+                ylabel=r"share of the budget to c1, $\alpha_1 / B$",
+                label=r"$S_{\min}$, Theorem 1 bound", ax=left)
+  for objective, marker, name in (("min", "*", r"$S_{\min}$"), ("weighted", "D", "$S_w$")):
     masses = np.asarray(results[objective].masses) / BUDGET
     left.scatter([masses[0]], [masses[1]], marker=marker, s=120, color="red",
-                 edgecolor="white", label=f"best for {name}")
-  left.scatter([1 / 3], [1 / 3], marker="o", color="white", edgecolor="black", label="uniform")
-  left.legend(loc="upper right", fontsize=8)
-  left.set_title(f"S_min bound over splits of a budget of {BUDGET}")
+                 edgecolor="white", label=f"best split for {name}", clip_on=False, zorder=3)
+  left.scatter([1 / 3], [1 / 3], marker="o", color="white", edgecolor="black",
+               label="equal split")
+  left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3, fontsize=8,
+              frameon=False)
+  left.set_title(rf"$S_{{\min}}$ bound over splits of a budget $B$ = {BUDGET:g}", fontsize=10)
   for objective, out in results.items():
-    (line,) = right.plot(np.asarray(out.history), label=f"objective {objective!r}")
+    name = r"$S_{\min}$" if objective == "min" else "$S_w$"
+    (line,) = right.plot(np.asarray(out.history), label=f"maximising {name}")
     right.axhline(float(out.value), color=line.get_color(), linestyle=":", linewidth=1)
   right.set_xlabel("optimisation step")
   right.set_ylabel("best exact value so far")
   # S_w peaks at a vertex of the simplex, scored apart from the gradient run.
-  right.set_title("Convergence (dotted: returned value)")
-  right.legend(loc="lower right", fontsize=8)
+  right.set_title("Convergence (dotted: the value returned)", fontsize=10)
+  right.plot([], [], color="grey", linestyle=":", linewidth=1, label="value returned")
+  right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3, fontsize=8,
+               frameon=False)
   path = out_dir / "allocation.png"
   plots.save(fig, path)
   meta = _script.record_run(out_dir, NAME, dict(out=str(out_dir), quick=quick),

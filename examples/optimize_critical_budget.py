@@ -81,9 +81,14 @@ def main(out_dir: str | pathlib.Path = DEFAULT_OUT, quick: bool = False, *,
                            target=TARGET, label="equal shares")
   plots.bound_vs_mass(budgets, np.asarray(best_curve), critical=float(optimised.budget),
                       label="optimised shares", ax=ax)
-  ax.set_xlabel("total budget (sum of masses)")
-  ax.set_ylabel("S_min bound")
-  ax.set_title(f"Critical budget for every bound >= {TARGET}")
+  ax.set_xlabel(r"total budget $\bar\alpha$ (sum of the masses)")
+  ax.set_ylabel(r"$S_{\min}$, Theorem 1 bound")
+  handles, labels = ax.get_legend_handles_labels()
+  handles += [plots.plt.Line2D([], [], color="grey", linestyle=":", linewidth=1),
+              plots.plt.Line2D([], [], color="grey", linestyle="--", linewidth=1)]
+  labels += [f"target success $s$ = {TARGET:g}", "critical budget"]
+  plots.legend_outside(ax, handles=handles, labels=labels)
+  ax.set_title(rf"Critical budget: every bound $\geq$ {TARGET:g}", fontsize=10)
   path = out_dir / "critical_budget.png"
   plots.save(ax, path)
   meta = _script.record_run(out_dir, NAME, dict(out=str(out_dir), quick=quick),

@@ -99,22 +99,26 @@ def main(out_dir: str | pathlib.Path = DEFAULT_OUT, quick: bool = False, *,
   winners = int(np.sum(values["min"] >= 1 - 1e-9))
   print(f"{winners} of {table.shape[0]} placements let every collective win")
 
-  fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-  left.hist(values["weighted"], bins=20, color="0.7")
+  fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4))
+  left.hist(values["weighted"], bins=20, color="0.7", label="every placement")
   left.axvline(float(results["weighted"].value), color="red", label="place_signals")
   left.axvline(random_best["weighted"], color="black", linestyle="--",
-               label="best of 20 random (mean)")
-  left.set_xlabel("exact S_w of worst-case success")
+               label="best of 20 random placements (mean)")
+  left.set_xlabel(r"$S_w$ (mass-weighted exact worst-case success)")
   left.set_ylabel("placements")
-  left.set_title(f"All {table.shape[0]} placements on the {len(candidates)} rarest points")
-  left.legend(loc="upper left", fontsize=8)
+  left.set_title(f"All {table.shape[0]} placements on the {len(candidates)} rarest points",
+                 fontsize=10)
+  left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3, fontsize=8,
+              frameon=False)
   for objective, result in results.items():
-    right.plot(np.asarray(result.history), label=f"objective {objective!r}")
+    name = r"$S_{\min}$" if objective == "min" else "$S_w$"
+    right.plot(np.asarray(result.history), label=f"maximising {name}")
   right.set_xlabel("optimisation step")
-  right.set_ylabel("best exact value of the rounded choice")
+  right.set_ylabel("exact value of the rounded choice\n(best so far)")
   right.set_ylim(-0.02, 1.02)
-  right.set_title("Before the exact polish (best over restarts)")
-  right.legend(loc="lower right", fontsize=8)
+  right.set_title("Before the exact polish (best over restarts)", fontsize=10)
+  right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, fontsize=8,
+               frameon=False)
   path = out_dir / "signals.png"
   plots.save(fig, path)
   meta = _script.record_run(out_dir, NAME, dict(out=str(out_dir), quick=quick),

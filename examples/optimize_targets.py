@@ -86,20 +86,22 @@ def main(out_dir: str | pathlib.Path = DEFAULT_OUT, quick: bool = False, *,
   fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
   scale = float(np.abs(gain).max()) or 1.0
   plots.heatmap(np.arange(num), np.arange(num), gain, xlabel="collective i (keeps its target)",
-                ylabel="collective j (adopts i's target)", label="gain of the S_min bound",
+                ylabel="collective j (adopts i's target)",
+                label=r"gain of the $S_{\min}$ bound",
                 ax=left, cmap="RdBu", vmin=-scale, vmax=scale)
   names = [f"c{c}" for c in range(num)]
   left.set_xticks(range(num), names)
   left.set_yticks(range(num), names)
-  left.set_title("Who should join whom")
+  left.set_title("Who should join whom", fontsize=10)
   order = np.argsort(values)
-  right.plot(values[order], marker=".", linestyle="none", color="0.5")
+  right.plot(values[order], marker=".", linestyle="none", color="0.5", label="an assignment")
   right.axhline(float(choice.value), color="red", label="choose_targets")
   right.axhline(float(alone), color="black", linestyle="--", label="favourite labels")
-  right.set_xlabel("assignment (sorted)")
-  right.set_ylabel("S_min bound")
-  right.set_title(f"All {len(values)} target assignments")
-  right.legend(loc="upper left", fontsize=8)
+  right.set_xlabel("assignment (sorted by its bound)")
+  right.set_ylabel(r"$S_{\min}$, Theorem 1 bound")
+  right.set_title(f"All {len(values)} target assignments", fontsize=10)
+  right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3, fontsize=8,
+               frameon=False)
   path = out_dir / "targets.png"
   plots.save(fig, path)
   meta = _script.record_run(out_dir, NAME, dict(out=str(out_dir), quick=quick),

@@ -85,6 +85,30 @@ def test_howto_finite_sample_csv(tmp_path):
   assert _png(tmp_path / "finite_sample.png")
 
 
+def test_howto_opposed_collectives(tmp_path):
+  xi, exact, bound = _load_script("opposed_collectives").main(tmp_path, num=5)
+  assert exact.shape == bound.shape == (5, 2)
+  assert (exact <= bound).all()   # SPEC §8: never below the exact one (and never NaN)
+  assert _png(tmp_path / "opposed_collectives.png")
+
+
+def test_howto_strategy_axis(tmp_path):
+  exact, bounds, diff = _load_script("strategy_axis").main(tmp_path, num=5)
+  fl = exact[exact["strategy[0]"] == "feature_label"]["exact[0]"].to_numpy()
+  fo = exact[exact["strategy[0]"] == "feature_only"]["exact[0]"].to_numpy()
+  assert (fo <= fl).all()       # feature-label dominates for the collective itself
+  assert set(bounds["strategy"]) == {"feature_label", "feature_only"} and diff.shape == (5, 5)
+  assert _png(tmp_path / "strategy_axis.png")
+
+
+def test_howto_best_split(tmp_path):
+  table, best = _load_script("best_split").main(tmp_path, num=9)
+  assert ((table["alpha[0]"] + table["alpha[1]"]) - 0.1).abs().max() < 1e-6
+  assert table["feature_label.s_min"].max() == table.loc[table["t"] == best,
+                                                         "feature_label.s_min"].iloc[0]
+  assert _png(tmp_path / "best_split.png")
+
+
 # --------------------------------------------------------------------------
 # The pages' Python examples, as doctests.
 # --------------------------------------------------------------------------

@@ -1,10 +1,13 @@
 """Smoke tests of the learner examples with tiny settings (the examples must not rot)."""
 
+import dataclasses
 import importlib.util
 import pathlib
 
 import numpy as np
 
+from acajax import datasets
+from acajax.runs import validate
 from tests.test_examples_scripts import check_meta
 
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
@@ -36,6 +39,40 @@ def test_two_text_example(tmp_path, capsys):
   assert theory["bound"].notna().any() and theory["bound_note"].str.contains("1/2").any()
   assert "A's measured success" in capsys.readouterr().out
   check_meta(tmp_path, "learners_two_text", seeds={"data_and_training": [0]})
+
+
+def test_resume_study_example(tmp_path, capsys):
+  module = _load("resume_study")
+  result = module.main(out_dir=tmp_path, quick=True)
+  _check_files(result)
+  summary = result["summary"]
+  assert len(summary) == 2 * 2 * 2 * 2             # characters^2 x relations x masses
+  numbers = ["alone_1", "together_1", "alone_2", "together_2"]
+  assert np.isfinite(summary[numbers].to_numpy()).all()
+  same = summary["char_1"] == summary["char_2"]
+  assert (summary["signal_collision"] == np.where(same, "yes", "no")).all()
+  # The study's interference: the same character with the other target cuts both down.
+  clash = summary[same & (summary["relation"] == "opposed")]
+  assert (clash["together_1"] < clash["alone_1"] - 0.05).all()   # seeds 0-7: drops >= 0.1
+  assert (clash["together_2"] < clash["alone_2"] - 0.05).all()
+  apart = summary[~same & (summary["relation"] == "opposed")]
+  assert ((clash["alone_1"] - clash["together_1"]).mean()
+          > (apart["alone_1"] - apart["together_1"]).mean() + 0.2)
+  # Margin report: never above the success; equal masses on one character tie (m_c = 0).
+  assert (summary["exact_on_margin_points_1"] <= summary["together_1"] + 1e-9).all()
+  assert (clash["exact_on_margin_points_1"] == 0).all()
+  table = result["two_mass_table"]
+  assert len(table) == 2 * 2 * 2 * 2 and np.isfinite(table["mean"]).all()
+  one = table[(table["second_char"] == "'{'") & (table["side"] == "1")].set_index(
+      ["alpha_1", "alpha_2"])["mean"]
+  low, high = min(one.index)[0], max(one.index)[0]
+  assert one[(high, low)] > one[(low, high)] + 0.2     # 1's success: up with alpha_1, down with 2
+  assert "signal_collision" in capsys.readouterr().out
+  check_meta(tmp_path, "resume_study", seeds={"data_and_training": [0, 1]})
+  # The TOML spec is the script's pair protocol with the study's characters.
+  from_toml = validate.load(EXAMPLES / "resume_study.toml")
+  built = validate.validated(module.pair_spec(module.CHARACTERS, datasets.RESUME_LABELS[:2]))
+  assert dataclasses.replace(from_toml, source="<spec>") == built
 
 
 def test_noise_example(tmp_path):

@@ -26,9 +26,11 @@ import acajax
 ROOT = pathlib.Path(acajax.__file__).resolve().parent
 RUN_LAYER_LIBRARIES = {"pandas", "matplotlib", "csv", "tomllib", "tqdm"}
 MATHS_LAYER = ("acajax._checks", "acajax._devices", "acajax._version", "acajax.bounds",
-               "acajax.mixtures", "acajax.structured", "acajax.statistical", "acajax.optimize",
+               "acajax.mixtures", "acajax.scenarios", "acajax.structured", "acajax.statistical",
+               "acajax.optimize",
                "acajax.planting", "acajax.datasets", "acajax.learners", "acajax.ratings",
-               "acajax.rating_collectives", "acajax.recommender")
+               "acajax.rating_collectives", "acajax.recommender", "acajax.svd",
+               "acajax.rating_eval")
 # Old homes of moved modules: each is the new module under its old name, with a warning.
 MOVED_MODULES = {"acajax.sweep_spec": "acajax.sweep._spec", "acajax.validate": "acajax.runs.validate",
                  "acajax.rec_experiment": "acajax.runs.recommender",

@@ -382,3 +382,45 @@ def test_movielens_spec_builds_experiment_in_file_ids(tmp_path):
   assert exp.ratings.num_users == 30 and exp.ratings.item_ids[exp.target_sets["A"]].tolist() == [
       9, 45]
   assert sorted(set(exp.clusters.tolist())) == [0, 1, 2]
+
+
+SVD_MODEL = '[model]\ntrainer = "svd"\nn_factors = 3\nn_epochs = 5\nlr_all = 0.01\n[target_sets]'
+
+
+@pytest.mark.parametrize("change, key, message", [
+    ('trainer = "svd"', "model.trainer", 'must be "adam"'),
+    ("n_epochs = 5", "model.n_epochs", "must be an integer >= 0"),
+    ("lr_all = 0.01", "model.lr_all", "must be a finite number >= 0; got nan"),
+    ("n_factors = 3", "model.rank", "unknown key"),
+])
+def test_svd_model_spec_errors_name_the_key(tmp_path, change, key, message):
+  bad = {'trainer = "svd"': 'trainer = "sgd"', "n_epochs = 5": "n_epochs = 1.5",
+         "lr_all = 0.01": "lr_all = nan", "n_factors = 3": "rank = 3"}[change]
+  path = tmp_path / "spec.toml"
+  path.write_text(SPEC.replace("[target_sets]", SVD_MODEL.replace(change, bad)), encoding="utf-8")
+  with pytest.raises(rec_experiment.SpecError, match=f"spec.toml: {key}: .*{message}"):
+    rec_experiment.load(path)
+
+
+def test_svd_trainer_experiment_trains_surprises_model_per_scenario(tmp_path):
+  from acajax import svd
+  path = tmp_path / "spec.toml"
+  path.write_text(SPEC.replace("[target_sets]", SVD_MODEL), encoding="utf-8")
+  spec = rec_experiment.load(path)
+  result = rec_experiment.run(spec)
+  exp = rec_experiment._experiment(spec)
+  assert exp.config == svd.SVDConfig(n_factors=3, n_epochs=5, lr_all=0.01)
+  base = exp.ratings
+  # The baseline, independently: Surprise's SVD on the base ratings with the seed as state.
+  params = svd.fit(base.users, base.items, base.values, num_users=base.num_users,
+                   num_items=base.num_items, config=exp.config, random_state=0)
+  row = result.frame.iloc[0]
+  hits = np.asarray(recommender.hits(params, base.rated(), np.eye(base.num_items, dtype=bool)[[1]]
+                                     | np.eye(base.num_items, dtype=bool)[[2]], 10))[0]
+  members = row["evaluation_users"]
+  assert members == base.num_users - 5
+  assert 0 <= row["hr_without"] <= 1 and not row["diverged"]
+  # The run's baseline over all users is that model's HR@10 exactly; the evaluation
+  # users' HR (all but the 5 members) is within 5 / members of it.
+  assert result.baseline_hr["A"][0] == pytest.approx(hits.mean(), abs=1e-12)
+  assert abs(row["hr_without"] - hits.mean()) <= 5 / members + 1e-12

@@ -259,6 +259,7 @@ def test_unknown_target_label_lists_the_corpus_labels(tmp_path, monkeypatch):
   path.write_text(SPEC.replace('target = "Chef"', 'target = "Python_Dev"'), encoding="utf-8")
   spec = validate.load(path)                       # the corpus is read by run
   monkeypatch.setattr(learners, "train_many", lambda *a, **k: pytest.fail("trained"))
+  monkeypatch.setattr(learners, "train_rows", lambda *a, **k: pytest.fail("trained"))
   with pytest.raises(validate.SpecError) as err:
     validate.run(spec)
   assert str(err.value) == (
@@ -275,13 +276,13 @@ def test_targets_by_name_ngram_keys_and_signal_collisions(tmp_path, monkeypatch)
   assert spec.ngram_width == 64 and spec.ngram_range == (1, 3)
   assert [c.target for c in spec.collectives] == ["Waiter", 0, "Chef"]
   widths = []
-  train_many = learners.train_many
+  train_rows = learners.train_rows
 
   def spy(name, features, *args, **kwargs):
-    widths.append(features.shape[-1])
-    return train_many(name, features, *args, **kwargs)
+    widths.append(features.dim)                  # the shared pool of sparse n-gram rows
+    return train_rows(name, features, *args, **kwargs)
 
-  monkeypatch.setattr(learners, "train_many", spy)
+  monkeypatch.setattr(learners, "train_rows", spy)
   frame = validate.run(spec).frame
   assert widths == [64]
   per = frame[~frame["collective"].isin(["S_min", "S_w"])].set_index("name")

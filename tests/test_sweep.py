@@ -491,7 +491,8 @@ def test_toml_round_trip_and_example_specs():
   spec = _spec(reduce=Reduce(("xi",), ("argmin",))).validated()
   assert sweep.loads(spec.to_toml()) == spec
   names = sorted(p.stem for p in EXAMPLES.glob("*.toml"))
-  assert names == ["alignment", "exact_tightness", "overlap", "single_collective"]
+  assert names == ["alignment", "best_split", "exact_tightness", "overlap", "single_collective",
+                   "strategy_axis"]
   for path in EXAMPLES.glob("*.toml"):
     loaded = sweep.load(path)
     assert loaded.source == str(path)
@@ -728,7 +729,7 @@ def test_bad_scenario_names_file_key_and_range(tmp_path, text, key, message):
   assert message in str(err.value)
 
 
-def test_example_exact_tightness_runs_and_plots(tmp_path):
+def test_example_exact_tightness_runs_and_plots(tmp_path, monkeypatch):
   spec = sweep.load(EXAMPLES / "exact_tightness.toml")
   assert spec.bounds == ("exact", "feature_label") and spec.scenario is not None
   small = spec.replace(axes={"alpha[0]": Axis.logspace(0.005, 0.5, 6), "eps": spec.axes["eps"]})
@@ -737,6 +738,16 @@ def test_example_exact_tightness_runs_and_plots(tmp_path):
   exact = table[[f"exact[{c}]" for c in range(3)]].to_numpy()
   bound = table[[f"feature_label[{c}]" for c in range(3)]].to_numpy()
   assert np.all(bound <= exact + 1e-12)      # SPEC §2: every bound <= the exact success
+  drawn, save = {}, plots.save
+  monkeypatch.setattr(plots, "save", lambda fig, path: (drawn.setdefault(path.name, fig),
+                                                        save(fig, path)))
   pngs = sweep.plot(tmp_path)
   assert pngs and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+  # Exact solid and the bound dashed, in one colour per eps (tests/test_figures.py).
+  panels = [ax for ax in drawn["exact_and_feature_label_vs_alpha_0.png"].axes if ax.get_lines()]
+  assert len(panels) == 5                    # 3 collectives, S_min, S_w
+  lines = panels[0].get_lines()
+  solid = [tuple(line.get_color()) for line in lines if line.get_linestyle() == "-"]
+  dashed = [tuple(line.get_color()) for line in lines if line.get_linestyle() == "--"]
+  assert solid == dashed and len(set(solid)) == 4
   plots.plt.close("all")

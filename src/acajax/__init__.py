@@ -5,13 +5,16 @@ The maths layer (pure JAX and NumPy; see ARCHITECTURE.md):
 * :mod:`acajax.bounds` — closed-form success bounds (SPEC §4–§8).
 * :mod:`acajax.mixtures` — the exact engine on finite distributions (SPEC §1–§3).
 * :mod:`acajax.structured` — the exact engine on categorical feature tuples.
+* :mod:`acajax.scenarios` — finite tables with prescribed scenario parameters.
 * :mod:`acajax.statistical` — finite-sample bounds from data (SPEC §9).
 * :mod:`acajax.optimize` — masses, critical budgets, signal points and targets.
 * :mod:`acajax.planting`, :mod:`acajax.datasets`, :mod:`acajax.learners` —
   planted data and flax learners.
 * :mod:`acajax.ratings`, :mod:`acajax.rating_collectives`,
   :mod:`acajax.recommender` — promoting and demoting collectives on a
-  matrix-factorisation recommender.
+  matrix-factorisation recommender; :mod:`acajax.svd` — the study's model,
+  Surprise's ``SVD``, reproduced in JAX, and :mod:`acajax.rating_eval` (splits,
+  RMSE/MAE, k-fold CV, batched grid search).
 
 Sweeps and the run layer:
 
@@ -29,7 +32,7 @@ so that flax, pandas and matplotlib are imported only by what needs them.
 
 import importlib
 
-from acajax import bounds, mixtures, optimize, statistical, structured
+from acajax import bounds, mixtures, optimize, scenarios, statistical, structured
 from acajax._version import __version__
 from acajax.bounds import (
     critical_mass,
@@ -42,7 +45,7 @@ from acajax.bounds import (
 )
 
 _LAZY_MODULES = ("bench", "datasets", "learners", "planting", "rating_collectives", "ratings",
-                 "recommender", "runs", "sweep")
+                 "rating_eval", "recommender", "runs", "svd", "sweep")
 # Old homes of moved modules: importing them works and warns (DeprecationWarning).
 _MOVED_MODULES = ("demo", "plots", "rec_experiment", "sweep_spec", "validate")
 
@@ -71,12 +74,15 @@ __all__ = [
     "optimize",
     "planting",
     "rating_collectives",
+    "rating_eval",
     "ratings",
     "recommender",
     "runs",
     "s_min",
     "s_weighted",
     "scenario_bounds",
+    "svd",
+    "scenarios",
     "statistical",
     "structured",
     "sweep",

@@ -363,6 +363,12 @@ SWEEP_FILES = ("results.csv", "results.parquet", "checkpoint.npz", _io.RUN_FILE)
 
 
 def _plot(args: argparse.Namespace) -> int:
+  for flag, value in (("--vmin", args.vmin), ("--vmax", args.vmax)):
+    if value is not None and not math.isfinite(value):
+      raise UsageError(f"{flag} must be a finite number; got {value}")
+  if args.vmin is not None and args.vmax is not None and not args.vmin < args.vmax:
+    raise UsageError(f"--vmin must be below --vmax; got --vmin {args.vmin:g} --vmax "
+                     f"{args.vmax:g}")
   folder = pathlib.Path(args.dir)
   if not folder.is_dir():
     raise UsageError(f"{folder}: {'is a file' if folder.exists() else 'no such folder'}; "
@@ -385,7 +391,7 @@ def _plot(args: argparse.Namespace) -> int:
 
   with _io.FolderLock(out, "--out" if args.out is not None else "DIR"):
     try:
-      paths = sweep.plot(folder, out)
+      paths = sweep.plot(folder, out, vmin=args.vmin, vmax=args.vmax)
     except FileNotFoundError as err:          # no results: not a finished sweep's folder
       raise UsageError(str(err)) from err
     if elsewhere:
@@ -648,6 +654,11 @@ def build_parser() -> argparse.ArgumentParser:
                                     "and critical-mass contours for a sweep's --out folder.")
   plot.add_argument("dir", help="the --out folder of `acajax sweep`")
   plot.add_argument("--out", default=None, help="where to write the PNGs (default: DIR)")
+  plot.add_argument("--vmin", type=float, default=None, metavar="V",
+                    help="low end of the heatmaps' colour scale (default: the data's minimum)")
+  plot.add_argument("--vmax", type=float, default=None, metavar="V",
+                    help="high end of the heatmaps' colour scale (default: the data's maximum; "
+                         "--vmin 0 --vmax 1 is the range of any success)")
   _add_force(plot)
   plot.set_defaults(func=_plot)
 

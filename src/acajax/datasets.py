@@ -18,9 +18,10 @@ features (:mod:`acajax.planting`).
   :func:`read_resume_corpus` / :func:`load_resume_corpus` read the public
   corpus in either layout (that line format, or ``NNNNN.txt`` resumes with
   ``NNNNN.lab`` labels), from a file, a folder or a zip, decoding each file
-  as UTF-8 or windows-1252; :func:`hashed_ngrams` featurizes text and
-  :func:`signal_collisions` finds the signal characters it cannot tell
-  apart.
+  as UTF-8 or windows-1252; :func:`hashed_ngrams` featurizes text
+  (:func:`hashed_ngram_ids`: the same features stored sparse, for the text
+  learner) and :func:`signal_collisions` finds the signal characters it
+  cannot tell apart.
 * :func:`climate_adaptation` — the illustrative use case of the
   multiple-collectives paper as a finite table: M = 4 collectives of total
   mass 0.4 with varying sizes and targets.
@@ -52,6 +53,7 @@ __all__ = [
     "DIGITS_LABELS",
     "DIGITS_SIZE",
     "GAUSSIAN_DIM",
+    "SparseCounts",
     "TEXT_FEATURES",
     "Dataset",
     "car_evaluation",
@@ -60,6 +62,7 @@ __all__ = [
     "finite_table",
     "format_resume_corpus",
     "gaussian_mixture",
+    "hashed_ngram_ids",
     "hashed_ngrams",
     "insertion_signal",
     "LABEL_RULES",
@@ -363,12 +366,110 @@ def synthetic_resumes(num_samples: int, *, seed: int = 0, words: int = 60,
   return _text_dataset(np.array(texts, dtype=object), y, RESUME_LABELS, "synthetic_resumes")
 
 
+class SparseCounts(NamedTuple):
+  """Hashed n-gram features stored sparse: each row's distinct buckets and values.
+
+  Row i holds the buckets ``ids[i, :nnz[i]]`` with values ``values[i,
+  :nnz[i]]`` (log(1 + count)); the rest of the row is padding (bucket 0,
+  value 0), so a linear model's logits are a gather-sum over its kernel's
+  rows (an embedding bag) and padding adds nothing. Storage is O(N x L),
+  L the most distinct buckets of a row, whatever the hashing width ``dim``.
+
+  Attributes:
+    ids: (N, L) int32 bucket ids in [0, dim).
+    values: (N, L) float32 values, 0 on padding.
+    dim: the hashing width (columns of the dense form).
+  """
+  ids: np.ndarray
+  values: np.ndarray
+  dim: int
+
+  def __len__(self) -> int:
+    return len(self.ids)
+
+  def take(self, index) -> "SparseCounts":
+    """The rows at ``index`` (same width L)."""
+    return SparseCounts(self.ids[index], self.values[index], self.dim)
+
+  def dense(self) -> np.ndarray:
+    """The (N, dim) float32 matrix (what :func:`hashed_ngrams` returns).
+
+    Examples:
+      >>> from acajax import datasets
+      >>> sparse = datasets.hashed_ngram_ids(["ab", "b"], orders=(1,), dim=8)
+      >>> bool((sparse.dense() == datasets.hashed_ngrams(["ab", "b"], orders=(1,), dim=8)).all())
+      True
+    """
+    out = np.zeros((len(self.ids), self.dim), np.float32)
+    np.add.at(out, (np.arange(len(self.ids))[:, None], self.ids), self.values)
+    return out
+
+
+def _ngram_buckets(text, orders: Sequence[int], dim: int) -> np.ndarray:
+  """Bucket of every character n-gram of ``text`` (one entry per occurrence)."""
+  mult = np.uint64(0x9E3779B97F4A7C15)
+  codes = np.frombuffer(str(text).encode("utf-32-le"), np.uint32).astype(np.uint64)
+  parts = []
+  for order in orders:
+    if len(codes) < order:
+      continue
+    h = np.full(len(codes) - order + 1, np.uint64(order))
+    for i in range(order):
+      h = (h * mult) ^ codes[i:len(codes) - order + 1 + i]
+    h = (h ^ (h >> np.uint64(29))) * mult
+    parts.append(((h >> np.uint64(40)) % np.uint64(dim)).astype(np.int64))
+  return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
+def hashed_ngram_ids(texts, *, orders: Sequence[int] = (1, 2),
+                     dim: int = TEXT_FEATURES) -> SparseCounts:
+  """:func:`hashed_ngrams` stored sparse: each text's distinct buckets and log1p counts.
+
+  The same buckets and values as :func:`hashed_ngrams` (``.dense()`` is its
+  matrix), in O(N x L) memory, L the most distinct buckets of one text: the
+  form the text learner trains on (:func:`acajax.learners.train_rows`).
+
+  Args:
+    texts: N strings.
+    orders: n-gram lengths.
+    dim: number of hash buckets.
+
+  Returns:
+    A :class:`SparseCounts` (buckets in increasing order, padded with bucket
+    0 and value 0; L >= 1).
+
+  Examples:
+    >>> from acajax import datasets
+    >>> sparse = datasets.hashed_ngram_ids(["abab", "b"], orders=(1, 2), dim=64)
+    >>> sparse.ids.shape, [round(float(v), 3) for v in sparse.values[1]]
+    ((2, 4), [0.693, 0.0, 0.0, 0.0])
+  """
+  rows = []
+  for text in texts:
+    buckets = _ngram_buckets(text, orders, dim)
+    if dim <= 4 * len(buckets):       # few buckets: count them all, keep the non-empty ones
+      counts = np.bincount(buckets, minlength=dim)
+      ids = np.flatnonzero(counts)
+      counts = counts[ids]
+    else:
+      ids, counts = np.unique(buckets, return_counts=True)
+    rows.append((ids, counts))
+  width = max([1] + [len(ids) for ids, _ in rows])
+  out_ids = np.zeros((len(rows), width), np.int32)
+  out_values = np.zeros((len(rows), width), np.float32)
+  for row, (ids, counts) in enumerate(rows):
+    out_ids[row, :len(ids)] = ids
+    out_values[row, :len(ids)] = np.log1p(counts.astype(np.float32))
+  return SparseCounts(out_ids, out_values, int(dim))
+
+
 def hashed_ngrams(texts, *, orders: Sequence[int] = (1, 2),
                   dim: int = TEXT_FEATURES) -> np.ndarray:
   """Hashed character n-gram counts, log1p-scaled: (N, dim) float32.
 
   The hash is a fixed polynomial of the code points (no Python ``hash``), so
-  features are the same in every process.
+  features are the same in every process. :func:`hashed_ngram_ids` gives
+  the same features stored sparse.
 
   Args:
     texts: N strings.
@@ -385,17 +486,8 @@ def hashed_ngrams(texts, *, orders: Sequence[int] = (1, 2),
     ((2, 8), 2.0)
   """
   out = np.zeros((len(texts), dim), np.float32)
-  mult = np.uint64(0x9E3779B97F4A7C15)
   for row, text in enumerate(texts):
-    codes = np.frombuffer(str(text).encode("utf-32-le"), np.uint32).astype(np.uint64)
-    for order in orders:
-      if len(codes) < order:
-        continue
-      h = np.full(len(codes) - order + 1, np.uint64(order))
-      for i in range(order):
-        h = (h * mult) ^ codes[i:len(codes) - order + 1 + i]
-      h = (h ^ (h >> np.uint64(29))) * mult
-      out[row] += np.bincount((h >> np.uint64(40)) % np.uint64(dim), minlength=dim)
+    out[row] = np.bincount(_ngram_buckets(text, orders, dim), minlength=dim)
   return np.log1p(out)
 
 

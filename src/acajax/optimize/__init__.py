@@ -8,7 +8,8 @@ exact engine (:mod:`acajax.mixtures`, SPEC §2):
   collectives to maximise the S_min or S_w bound (SPEC §7);
 * :func:`critical_budget` — the smallest total budget at which every
   collective's bound reaches a target s, for given or optimised shares
-  (SPEC §8);
+  (SPEC §8); :func:`exact_critical_mass` — the smallest mass at which one
+  collective's exact worst-case success reaches s (SPEC §2, §8);
 * :func:`place_signals` — which point of a finite X each collective should
   send its members to, maximising the exact S_min or S_w of worst-case
   success (SPEC §2);
@@ -43,7 +44,7 @@ question: ``_allocation``, ``_critical``, ``_signals``, ``_targets``.
 """
 
 from acajax.optimize._allocation import Allocation, allocate_masses, allocation_value
-from acajax.optimize._critical import CriticalBudget, critical_budget
+from acajax.optimize._critical import CriticalBudget, critical_budget, exact_critical_mass
 from acajax.optimize._signals import Placement, place_signals, placement_value
 from acajax.optimize._targets import (
     CoalitionGains,
@@ -66,6 +67,7 @@ __all__ = [
     "coalition_gains",
     "critical_budget",
     "enumerate_targets",
+    "exact_critical_mass",
     "place_signals",
     "placement_value",
     "targets_value",

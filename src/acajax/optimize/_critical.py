@@ -3,7 +3,9 @@
 Closed forms for given shares (a half-line per collective) and for
 optimised shares with integer targets (one condition per group of aligned
 collectives); root finding on the best allocation for soft targets,
-differentiable through the implicit function theorem.
+differentiable through the implicit function theorem. And the exact
+counterpart of SPEC §8: :func:`exact_critical_mass`, the least mass at which
+a collective's exact worst-case success (SPEC §2) reaches s.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
-from acajax import _checks, bounds
+from acajax import _checks, bounds, mixtures
 from acajax.optimize._allocation import _allocate_core
 from acajax.optimize._common import (
     METHODS,
@@ -397,3 +399,118 @@ def critical_budget(target: ArrayLike, *, targets: ArrayLike, xi_c: ArrayLike, x
       shares = jnp.asarray(shares, dtype)
     budget, masses = _closed_form_core(target, shares, problem, strategy=strategy)
   return CriticalBudget(budget=budget, masses=masses, feasible=jnp.isfinite(budget))
+
+
+@functools.partial(jax.jit, static_argnames=("strategy",))
+def _exact_critical_core(target, p0, signals, targets, others, eps, collective, flags, noise,
+                         strategy):
+  """Smallest alpha_c at which S_c^wc reaches ``target``: every breakpoint, scored exactly."""
+  room = 1 - jnp.sum(others)                       # alpha_c < room keeps abar < 1
+
+  def with_mass(alpha):
+    return others.at[collective].set(alpha)
+
+  def gaps(alpha):
+    # SPEC §2 on the joint table: c wins z iff P(z, y_c) - P(z, y) >= 2 eps P(z), y != y_c.
+    joint = mixtures._mixture_core(p0, signals, targets, with_mass(alpha), flags, noise,
+                                   strategy)
+    return joint[:, targets[collective], None] - joint - 2 * eps * jnp.sum(joint, -1,
+                                                                            keepdims=True)
+
+  # The mixture is affine in alpha_c, so each gap changes sign at most once:
+  # the success is a step function whose steps up lie at these roots (or at 0).
+  half = room / 2
+  low, high = gaps(0.0), gaps(half)
+  slope = (high - low) / half
+  root = -low / jnp.where(slope != 0, slope, 1)
+  other_label = jnp.arange(p0.shape[1]) != targets[collective]
+  is_root = (slope != 0) & other_label & (root > 0) & (root < room)
+  # 0+ (tiny): a signal point with no mass at alpha_c = 0 is won by any positive mass.
+  tiny = jnp.finfo(p0.dtype).eps * room
+  candidates = jnp.concatenate([jnp.stack([jnp.zeros_like(room), tiny]),
+                                jnp.where(is_root, root, 0).ravel()])
+  usable = jnp.concatenate([jnp.array([True, True]), is_root.ravel()])
+  success = jax.vmap(lambda alpha: mixtures._success_core(
+      p0, signals, targets, with_mass(alpha), eps, flags, noise, strategy)[collective])(candidates)
+  # A root just below 1 - a_o can round to a total mass of 1 (NaN there): not reached.
+  reached = usable & (success >= target - mixtures.success_tolerance(p0.dtype))
+  best = jnp.min(jnp.where(reached, candidates, jnp.inf))
+  best = jnp.where(best <= tiny, 0, best)          # 0 is then the infimum
+  valid = (target >= 0) & (target <= 1) & jnp.isfinite(success[0])
+  return jnp.where(valid, best, jnp.nan)
+
+
+def exact_critical_mass(target: ArrayLike, p0: ArrayLike, signal_maps, targets: ArrayLike,
+                        masses: ArrayLike, *, collective: int, eps: ArrayLike,
+                        feature_only=False, noise: mixtures.CoordinationNoise | None = None,
+                        strategy: mixtures.Strategy | None = None) -> jax.Array:
+  r"""Smallest mass at which a collective's exact worst-case success reaches ``target``.
+
+  The exact counterpart of SPEC §8: the other collectives' masses are held
+  fixed and the result is the least alpha_c with alpha_c + a_o < 1 and
+  S_c^wc(eps) >= s (:func:`acajax.mixtures.worst_case_success`, SPEC §2).
+
+  S_c^wc is *not* monotone in alpha_c: members dilute the base data, which
+  can cost c a signal point where P0 already favoured y_c and few members
+  land (and noise or feature-only strategies add more such cases). So no
+  bisection: the mixture is affine in alpha_c, every condition
+  P(z, y_c) - P(z, y) >= 2 eps P(z) of SPEC §2 changes sign at most once,
+  and the success is a step function whose steps up lie at those roots.
+  Every root in (0, 1 - a_o), and 0, is scored with the exact engine
+  (n K + 2 evaluations, one vmapped call), and the smallest that reaches s
+  is returned: exact up to rounding, the first crossing even where the
+  success later falls again. Success counts as reaching s within
+  :func:`~acajax.mixtures.success_tolerance`.
+
+  Jittable and vmappable in every array argument (``target``, ``masses``,
+  ``eps``, the table). One scenario; ``jax.vmap`` for batches.
+
+  Args:
+    target: the success level s, in [0, 1] (NaN outside).
+    p0, signal_maps, targets, feature_only, noise, strategy: the scenario, as
+      in :func:`acajax.mixtures.worst_case_success`.
+    masses: (M,) masses; entry ``collective`` is ignored, the others stay
+      fixed (a_o their sum).
+    collective: the index c of the collective whose mass is sought.
+    eps: suboptimality, a scalar in [0, 1/2).
+
+  Returns:
+    () the critical mass; ``inf`` when no alpha_c < 1 - a_o reaches s (as
+    :func:`acajax.bounds.critical_mass`), 0 when every positive mass does
+    (0 is then the infimum), NaN out of domain (SPEC §11).
+
+  Raises:
+    ValueError, TypeError: as :func:`acajax.mixtures.worst_case_success`, or
+      ``collective`` not an index in [0, M).
+
+  Examples:
+    Two opposed collectives sharing a signal point (built with
+    :func:`acajax.scenarios.finite_scenario`): c0 needs 90% success, so it
+    must win the shared point, i.e. outweigh c1 there.
+
+    >>> import jax, jax.numpy as jnp
+    >>> from acajax import optimize, scenarios
+    >>> table = scenarios.finite_scenario(jnp.array([0, 1]), num_labels=2,
+    ...     xi_c=jnp.array([.05, .1]), xi=.2, delta=jnp.array([.3, .6]))
+    >>> mass = optimize.exact_critical_mass(.9, *table, jnp.array([0., .05]),
+    ...                                     collective=0, eps=.05)
+    >>> round(float(mass), 4)     # = 0.05 (1 + 2 eps) / (1 - 2 eps)
+    0.0611
+    >>> over_s = jax.vmap(lambda s: optimize.exact_critical_mass(
+    ...     s, *table, jnp.array([0., .05]), collective=0, eps=.05))
+    >>> print(over_s(jnp.array([.5, .9, 1.])).round(4))   # 50%: its own point alone
+    [0.0257 0.0611 0.0611]
+  """
+  _check_scalar("target", target)
+  _check_scalar("eps", eps)
+  num = jnp.shape(targets)[0] if jnp.ndim(targets) == 1 else None
+  if isinstance(collective, bool) or not isinstance(collective, (int, np.integer)) or (
+      num is not None and not 0 <= collective < num):
+    raise ValueError(f"collective must be an int index in [0, M) = [0, {num}), got {collective!r}")
+  _checks.dtype_of("masses", masses)
+  others = jnp.asarray(masses).at[collective].set(0) if jnp.ndim(masses) == 1 else masses
+  s = mixtures._check_scenario(p0, signal_maps, targets, others, feature_only, noise, strategy)
+  target = jnp.asarray(target, s.p0.dtype)
+  return _exact_critical_core(target, s.p0, s.signals, s.targets, s.masses,
+                              jnp.asarray(eps, s.p0.dtype), collective, s.flags, s.noise,
+                              strategy=s.strategy)

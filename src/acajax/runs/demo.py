@@ -96,8 +96,14 @@ def _figure(s: DemoScenario, table: pd.DataFrame, path: pathlib.Path) -> None:
     plots.bound_vs_mass(grid, curve, critical=critical, target=s.target_success,
                         label=f"collective {c} (target {s.targets[c]})", ax=ax)
   ax.set_xscale("log")
-  ax.set_title(f"Theorem 1 bound vs mass (eps = {s.eps}); dashed: critical mass for "
-               f"S = {s.target_success}", fontsize=9)
+  ax.set_xlabel(r"$\alpha_c$ (mass of the collective; the other's held fixed)")
+  handles, labels = ax.get_legend_handles_labels()
+  handles += [plt.Line2D([], [], color="grey", linestyle=":", linewidth=1),
+              plt.Line2D([], [], color="grey", linestyle="--", linewidth=1)]
+  labels += [f"target success $s$ = {s.target_success:g}",
+             r"critical mass $\alpha_c^*$ for $s$"]
+  plots.legend_outside(ax, handles=handles, labels=labels)
+  ax.set_title(rf"Theorem 1 bound against mass ($\varepsilon$ = {s.eps:g})", fontsize=10)
   _save(fig, path)
 
 
@@ -125,9 +131,10 @@ def _sweep_section(s: DemoScenario, out: pathlib.Path, force: bool) -> str:
   table = result.table
   grid = table.pivot(index="beta", columns="xi", values="feature_label.s_min")
   ax = plots.heatmap(grid.index.to_numpy(), grid.columns.to_numpy(), grid.to_numpy(),
-                     xlabel=r"aligned mass $\beta$ (each collective)",
-                     ylabel=r"signal overlap $\xi$", label="S_min bound")
-  ax.set_title("Theorem 1, S_min over alignment and overlap (acajax sweep)", fontsize=9)
+                     xlabel=r"$\beta$ (aligned mass, each collective)",
+                     ylabel=plots.parameter_label("xi"),
+                     label=plots.output_label("feature_label.s_min"))
+  ax.set_title(r"Theorem 1: $S_{\min}$ over alignment and overlap (acajax sweep)", fontsize=9)
   _save(ax, out / "sweep_s_min.png")
   at = table[np.isclose(table["xi"], s.xi)]
   opposed, aligned = at.iloc[0], at.iloc[-1]

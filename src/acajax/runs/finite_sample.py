@@ -309,17 +309,43 @@ def _check_tables(data: CategoricalData, num_sizes: int, num_support: int, num_l
                   f"to {num_labels - 1}): {why}; {hint}")
 
 
+def _wrap(title: str, width: int = 64) -> str:
+  """Breaks a title after commas into lines of at most ``width`` visible characters.
+
+  Mathtext (``$...$``) counts as its symbols, so formulas never split.
+  """
+  lines = []
+  for item in title.split(", "):
+    if lines and _visible(lines[-1] + ", " + item) <= width:
+      lines[-1] += ", " + item
+    else:
+      lines.append(item)
+      if len(lines) > 1:
+        lines[-2] += ","
+  return "\n".join(lines)
+
+
+def _visible(text: str) -> int:
+  """Characters a title shows: a mathtext command counts as one."""
+  return len(re.sub(r"\\[A-Za-z]+", "x", text.replace("$", "")))
+
+
 def plot_curves(sizes_n: ArrayLike, curves: Mapping[str, ArrayLike], path, *,
                 success: Mapping[str, ArrayLike] | None = None, title: str | None = None,
-                xlabel: str = "collective size n") -> pathlib.Path:
-  """Bound against n, one staircase per curve, log-x; success dashed (headless).
+                xlabel: str = "collective size $n$ (members)") -> pathlib.Path:
+  """Bound against n, one line per target label, log-x; success dashed (headless).
+
+  Each curve is drawn through its sizes with a marker at each (the bound is
+  known there only); the legend, outside the data, names the target labels
+  by colour and the bound and the success by line style. A long title is
+  wrapped to fit the figure.
 
   Args:
     sizes_n: (G,) collective sizes.
-    curves: label -> (G,) bounds.
+    curves: target label -> (G,) bounds.
     path: the PNG to write.
-    success: optional label -> (G,) success curves, drawn dashed in the same
-      colour.
+    success: optional target label -> (G,) success curves, drawn dashed in
+      the same colour.
     title: figure title.
     xlabel: x-axis label.
 
@@ -332,22 +358,32 @@ def plot_curves(sizes_n: ArrayLike, curves: Mapping[str, ArrayLike], path, *,
 
   order = np.argsort(np.asarray(sizes_n))
   x = np.asarray(sizes_n)[order]
-  fig, ax = plt.subplots(figsize=(6.5, 4.2))
+  fig, ax = plt.subplots(figsize=(7.5, 4.2))
+  handles, labels = [], []
   for k, (name, values) in enumerate(curves.items()):
-    color = f"C{k}"
-    ax.plot(x, np.asarray(values)[order], drawstyle="steps-post", color=color, lw=2,
-            label=f"bound, {name}")
+    color = f"C{k % 10}"
+    # Equal bounds of several targets overlap: the later ones are drawn thinner on top.
+    width = 2.0 + 1.2 * (len(curves) - 1 - k)
+    line, = ax.plot(x, np.asarray(values)[order], color=color, lw=width, marker="o",
+                    markersize=2 + width)
+    handles.append(line)
+    labels.append(f"target {name}")
     if success is not None and name in success:
-      ax.plot(x, np.asarray(success[name])[order], ls="--", color=color, lw=1.2,
-              label=f"success, {name}")
+      ax.plot(x, np.asarray(success[name])[order], ls="--", color=color, lw=1.2)
+  handles.append(plt.Line2D([], [], color="k", lw=2))
+  labels.append("lower bound (probability\n" r"$\geq 1 - \delta$)")
+  if success is not None:
+    handles.append(plt.Line2D([], [], color="k", lw=1.2, ls="--"))
+    labels.append("success of the trained\nclassifier")
   ax.set_xscale("log")
   ax.set_ylim(-0.02, 1.02)
   ax.set_xlabel(xlabel)
-  ax.set_ylabel("success")
+  ax.set_ylabel("success of the collective")
   if title:
-    ax.set_title(title, fontsize=10)
+    ax.set_title(_wrap(title), fontsize=10)
   ax.grid(alpha=0.3, which="both")
-  ax.legend(fontsize=7, ncol=2, loc="upper left")
+  ax.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+            borderaxespad=0.0, frameon=False)
   fig.tight_layout()
   path = pathlib.Path(path)
   _io.save_figure(fig, path, dpi=130)
@@ -466,5 +502,6 @@ def csv_report(path, *, signal: str, target: str, sizes_n: Sequence[int] | None 
     paths.append(out_dir / "finite_sample.csv")
     paths.append(plot_curves(sizes_n, dict(zip(names, values)), out_dir / "finite_sample.png",
                              title=f"{pathlib.Path(data.path).name}: signal {signal}, "
-                                   f"delta = {delta}, eps = {eps}, N = {num_samples}"))
+                                   rf"$\delta$ = {delta:g}, $\varepsilon$ = {eps:g}, "
+                                   f"N = {num_samples:,}"))
   return frame, paths

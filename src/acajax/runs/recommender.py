@@ -39,7 +39,11 @@ Specs (``acajax validate SPEC.toml --out DIR``) are TOML files with
     k = 10
     scenarios = [["promoter"], ["promoter", "demoter"]]   # optional, before any table
     [data]          # source = "synthetic" (generator arguments) or "movielens" (path)
-    [model]         # rank, steps, learning_rate, reg, init_std, batch_size
+    [model]         # trainer = "adam" (default): rank, steps, learning_rate, reg,
+                    #   init_std, batch_size (acajax.recommender.MFConfig);
+                    # trainer = "svd": Surprise's SVD (acajax.svd.SVDConfig): n_factors,
+                    #   n_epochs, biased, init_mean, init_std_dev, lr_all, reg_all,
+                    #   lr_bu, lr_bi, lr_pu, lr_qi, reg_bu, reg_bi, reg_pu, reg_qi
     [target_sets]   # NAME = [item ids] | "niche"
     [[collectives]] # name, archetype ("promoter" | "demoter"), targets (a set name), rating
     [run]           # memory_cap_mb (default 4096): refuse a plan whose memory estimate exceeds it
@@ -64,11 +68,11 @@ from tqdm.auto import tqdm
 
 from acajax import rating_collectives as rc
 from acajax import ratings as ratings_mod
-from acajax import recommender
+from acajax import recommender, svd
 from acajax.recommender import MFConfig
 from acajax.runs import _io
 from acajax.runs import _spec as spec_io
-from acajax.runs import figures  # noqa: F401  (sets the headless Agg backend)
+from acajax.runs import figures  # also sets the headless Agg backend
 from acajax.runs._spec import SpecError
 
 __all__ = ["CollectiveSpec", "DEFAULT_MEMORY_CAP_MB", "Experiment", "ExperimentResult",
@@ -105,7 +109,12 @@ class Experiment:
     seeds, sizes, homogeneity: the grid (sizes: counts or fractions).
     k: list length of HR@k.
     num_targets: items in a ``"niche"`` target set.
-    config: the :class:`acajax.recommender.MFConfig` of every training.
+    config: the :class:`acajax.recommender.MFConfig` (Adam) or the
+      :class:`acajax.svd.SVDConfig` (Surprise's SGD, the study's model) of
+      every training. With SVD, model b's ratings are the base ratings it
+      keeps, in their order, then its planted ratings (so each member's
+      planted ratings come after the member's kept ones in Surprise's
+      order), and its ``random_state`` is its seed.
     chunk: models per vmapped chunk (``"auto"``: the backend's default).
   """
   ratings: ratings_mod.Ratings
@@ -183,6 +192,31 @@ def niche_targets(ratings: ratings_mod.Ratings, baseline_hits, count: int,
   return np.sort(rng.choice(candidates, count, replace=False))
 
 
+def _train(base, seeds, config, chunk, weights=None, extras=None, bar=None):
+  """Trains one model per seed (with its weights and extra ratings): (params, diverged)."""
+  if not isinstance(config, svd.SVDConfig):
+    params, losses = recommender.train_many(
+        base, seeds, config=config, chunk=chunk, progress=bar,
+        base_weights=None if weights is None else np.stack(weights),
+        extras=None if extras is None else rc.stack_extras(extras))
+    return params, recommender.diverged(params, losses)
+  data = []
+  for b in range(len(seeds)):
+    keep = np.ones(base.num_ratings, bool) if weights is None else weights[b] > 0
+    users, items, values = base.users[keep], base.items[keep], base.values[keep]
+    if extras is not None:
+      users, items, values = (np.concatenate([a, e]) for a, e in
+                              zip((users, items, values), extras[b]))
+    data.append((users, items, values))
+  params = svd.fit_many(data, num_users=base.num_users, num_items=base.num_items,
+                        configs=config, random_states=seeds,
+                        chunk=32 if chunk == "auto" else int(chunk),
+                        progress=None if bar is None else lambda done: bar.update(done - bar.n))
+  finite = [np.isfinite(np.asarray(leaf)).reshape(len(seeds), -1).all(axis=1)
+            for leaf in jax.tree_util.tree_leaves(params) if np.ndim(leaf) > 1]
+  return params, ~np.logical_and.reduce(finite)
+
+
 def run_experiment(exp: Experiment, *, progress: bool = False) -> ExperimentResult:
   """Runs the grid of an :class:`Experiment` (see the module docstring).
 
@@ -215,9 +249,7 @@ def run_experiment(exp: Experiment, *, progress: bool = False) -> ExperimentResu
 
   # Baselines first: they fix the niche target sets.
   start = time.perf_counter()
-  base_params, base_losses = recommender.train_many(base, list(seeds), config=config,
-                                                    chunk=exp.chunk)
-  base_diverged = recommender.diverged(base_params, base_losses)
+  base_params, base_diverged = _train(base, list(seeds), config, exp.chunk)
   target_sets, rng = {}, np.random.default_rng(seeds[0])
   if any(isinstance(v, str) for v in exp.target_sets.values()):
     first = jax.tree.map(lambda v: v[:1], base_params)
@@ -258,11 +290,8 @@ def run_experiment(exp: Experiment, *, progress: bool = False) -> ExperimentResu
                            members={c.name: members[c.name] for c in acting},
                            homes={c.name: homes[c.name] for c in acting}))
   with tqdm(desc="trainings", unit="model", disable=not progress) as bar:
-    params, losses = recommender.train_many(
-        base, [job["seed"] for job in jobs], base_weights=np.stack(weights),
-        extras=rc.stack_extras(extras), config=config, chunk=exp.chunk,
-        progress=bar if progress else None)
-  trained_diverged = recommender.diverged(params, losses)
+    params, trained_diverged = _train(base, [job["seed"] for job in jobs], config, exp.chunk,
+                                      weights, extras, bar if progress else None)
   every = jax.tree.map(lambda a, b: jax.numpy.concatenate([a, b]), params, base_params)
   every_hits = recommender.hits_many(every, rated, onehot, exp.k)          # (B + seeds, S, U)
   hits_with, hits_without = every_hits[:len(jobs)], every_hits[len(jobs):]
@@ -296,17 +325,19 @@ def run_experiment(exp: Experiment, *, progress: bool = False) -> ExperimentResu
 
 
 def plot(frame, path, *, title: str | None = None):
-  """Relative hit ratio against homogeneity: one panel per collective, one
-  colour per size, solid alone, dashed or dotted with the others (mean over
-  seeds, bars: standard error; symmetric-log axis, linear below 0.1 so that
-  a fully demoted set, 0, still shows)."""
+  """Relative hit ratio against homogeneity: one panel per collective (at
+  most four a row), one colour per size, solid alone, dashed or dotted with
+  the others (mean over seeds, bars: standard error; symmetric-log axis,
+  linear below 0.1 so that a fully demoted set, 0, still shows); one legend
+  beside the panels."""
   names = list(dict.fromkeys(frame["collective"]))
   sizes = list(dict.fromkeys(frame["size"]))
-  fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.8), squeeze=False)
-  colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+  fig, axes = figures.grid(len(names), panel=(4.2, 3.4), legend=len(names) > 1, sharey=True)
+  colours = (plt.rcParams["axes.prop_cycle"].by_key()["color"] if len(sizes) <= 6
+             else figures.ordered_colors(len(sizes)))
   styles = ["--", ":", "-."]
   together = list(dict.fromkeys(frame.loc[~frame["alone"], "scenario"]))
-  for ax, name in zip(axes[0], names):
+  for ax, name in zip(axes, names):
     part = frame[frame["collective"] == name]
     for j, size in enumerate(sizes):
       for scenario, group in part[part["size"] == size].groupby("scenario", sort=False):
@@ -315,17 +346,30 @@ def plot(frame, path, *, title: str | None = None):
         ax.errorbar(stats.index, stats["mean"], yerr=stats["sem"].fillna(0.0),
                     color=colours[j % len(colours)],
                     linestyle="-" if alone else styles[together.index(scenario) % 3],
-                    marker="o" if alone else "s", markersize=3, capsize=2,
-                    label=f"n = {size}, {'alone' if alone else scenario}")
+                    marker="o" if alone else "s", markersize=3, capsize=2)
     ax.axhline(1.0, color="grey", linewidth=0.8)
-    ax.set_xlabel("homogeneity (share of members from one cluster)")
-    ax.set_ylabel("relative hit ratio (with / without)")
-    ax.set_title(f"{name} ({part['archetype'].iloc[0]}, targets {part['target_set'].iloc[0]})")
+    ax.set_xlabel("homogeneity\n(share of members from one cluster)")
+    if ax.get_subplotspec().is_first_col():
+      ax.set_ylabel("relative hit ratio HR@k\n(with action / without)")
+    verb = "promotes" if part["archetype"].iloc[0] == "promoter" else "demotes"
+    ax.set_title(f"{name}: {verb} target set {part['target_set'].iloc[0]}", fontsize=10)
     ax.set_yscale("symlog", linthresh=0.1)
     ax.set_ylim(bottom=0.0)
-    ax.legend(fontsize=6)
+    ax.grid(alpha=0.3)
+  handles = [plt.Line2D([], [], color=colours[j % len(colours)], lw=6)
+             for j in range(len(sizes))]
+  labels = [f"$n$ = {size} members" for size in sizes]
+  handles.append(plt.Line2D([], [], color="k", linestyle="-", marker="o", markersize=3))
+  labels.append("acting alone")
+  for k, scenario in enumerate(together):
+    handles.append(plt.Line2D([], [], color="k", linestyle=styles[k % 3], marker="s",
+                              markersize=3))
+    labels.append(f"in {scenario}")
+  handles.append(plt.Line2D([], [], color="grey", linewidth=0.8))
+  labels.append("no effect (ratio 1)")
+  figures.grid_legend(fig, axes, handles, labels)
   if title:
-    fig.suptitle(title)
+    fig.suptitle(title, fontsize=11)
   fig.tight_layout()
   path = pathlib.Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
@@ -360,6 +404,7 @@ _SYNTHETIC = {"num_users", "num_items", "num_clusters", "rank", "ratings_per_use
               "cluster_spread", "noise", "seed"}
 _MOVIELENS = {"path", "num_clusters", "seed"}
 _MODEL = {"rank", "steps", "learning_rate", "reg", "init_std", "batch_size"}
+_SVD_MODEL = {f.name for f in dataclasses.fields(svd.SVDConfig)}
 _COLLECTIVE = {"name", "archetype", "targets", "rating"}
 _RUN = {"memory_cap_mb"}
 # Typed ranges of the [data] keys of synthetic data (acajax.ratings.synthetic) and of
@@ -372,6 +417,10 @@ _SYNTHETIC_RANGES = {"num_users": (True, 1, False), "num_items": (True, 1, False
 _MODEL_RANGES = {"rank": (True, 1, False), "steps": (True, 1, False),
                  "learning_rate": (False, 0.0, True), "reg": (False, 0.0, False),
                  "init_std": (False, 0.0, True), "batch_size": (True, 1, False)}
+_SVD_RANGES = {"n_factors": (True, 1, False), "n_epochs": (True, 0, False),
+               "init_std_dev": (False, 0.0, False),
+               **{name: (False, 0.0, False) for name in _SVD_MODEL
+                  if name.startswith(("lr_", "reg_"))}}
 
 
 def is_recommender_spec(path) -> bool:
@@ -493,12 +542,24 @@ def load(path) -> RecommenderSpec:
     _fail(src, "data.source", f"must be \"synthetic\" or \"movielens\"; got {source!r}")
   data["source"] = source
   model = dict(spec_io.table(src, "model", raw.get("model", {})))
-  _keys(src, "model", model, _MODEL)
-  model = _typed(src, "model", model, _MODEL_RANGES)
+  trainer = model.pop("trainer", "adam")
+  if trainer not in ("adam", "svd"):
+    _fail(src, "model.trainer", f"must be \"adam\" (MF trained to convergence) or \"svd\" "
+          f"(Surprise's SVD, the study's model); got {trainer!r}")
+  _keys(src, "model", model, _MODEL if trainer == "adam" else _SVD_MODEL)
+  for key in ("biased",):
+    if key in model and not isinstance(model[key], bool):
+      _fail(src, f"model.{key}", f"must be true or false; got {model[key]!r}")
+  if "init_mean" in model:
+    model["init_mean"] = spec_io.number(src, "model.init_mean", model["init_mean"])
+  ranges = _MODEL_RANGES if trainer == "adam" else _SVD_RANGES
+  model.update(_typed(src, "model", {key: model[key] for key in model if key in ranges}, ranges))
   try:
-    MFConfig(**model)
+    (MFConfig if trainer == "adam" else svd.SVDConfig)(**model)
   except (TypeError, ValueError) as err:
     _fail(src, "model", str(err))
+  if trainer == "svd":         # the default (adam) stays implicit in the checked spec
+    model["trainer"] = trainer
 
   target_sets = raw.get("target_sets", {})
   _keys(src, "target_sets", target_sets, set(target_sets))
@@ -584,7 +645,8 @@ def estimated_memory_bytes(spec: RecommenderSpec, num_users: int, num_items: int
   """
   cells = num_users * num_items
   trainings = _num_trainings(spec)
-  rank = spec.model.get("rank", MFConfig().rank)
+  rank = _model_config(spec.model)
+  rank = rank.rank if isinstance(rank, MFConfig) else rank.n_factors
   host = cells * (5 + (32 if spec.data.get("source") == "synthetic" else 0))
   host += num_items * num_items + trainings * len(spec.target_sets) * num_users
   host += trainings * (num_ratings * 8 + (num_users + num_items) * (rank + 1) * 4)
@@ -645,7 +707,13 @@ def _experiment(spec: RecommenderSpec) -> Experiment:
   return Experiment(ratings=base, clusters=clusters, collectives=spec.collectives,
                     target_sets=target_sets, scenarios=spec.scenarios, seeds=spec.seeds,
                     sizes=spec.sizes, homogeneity=spec.homogeneity, k=spec.k,
-                    num_targets=spec.num_targets, config=MFConfig(**spec.model))
+                    num_targets=spec.num_targets, config=_model_config(spec.model))
+
+
+def _model_config(model: dict):
+  """The spec's ``[model]`` as an :class:`MFConfig` or an :class:`acajax.svd.SVDConfig`."""
+  fields = {key: value for key, value in model.items() if key != "trainer"}
+  return svd.SVDConfig(**fields) if model.get("trainer") == "svd" else MFConfig(**fields)
 
 
 def run(spec: RecommenderSpec, out_dir=None, *, progress: bool = False) -> ExperimentResult:

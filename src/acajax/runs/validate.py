@@ -3,7 +3,7 @@
 A :class:`ValidationSpec` names a dataset, a learner, collectives (mass,
 target, signal, strategy, noise), the collective configurations that act
 (subsets of the collectives), seeds, a mass grid (multipliers of the
-collectives' masses) and optionally a grid of coordination-noise levels
+collectives' masses, or ``split``: shares of a budget, :func:`mass_at`) and optionally a grid of coordination-noise levels
 (``noise_grid``: one noise kind, ``noise_kind``, set to ``level * scale`` for
 the chosen collectives). :func:`run` plants every (configuration, mass,
 noise level, seed) with :mod:`acajax.planting` and trains all the models in
@@ -63,6 +63,28 @@ the run reports, per collective:
   ``training diverged`` (the model's loss or parameters became non-finite,
   :attr:`acajax.learners.Trained.diverged`: its row has ``diverged = True``
   and NaN for success and clean accuracy; it is reported, never scored).
+* ``margin_share`` and ``exact_on_margin_points``: the margin report, what
+  can honestly be said where no bound applies (``eps_hat >= 1/2``: the
+  learner misses somewhere on c's signal points). With z = g_c(x), the
+  learner *meets the margin condition* at z when it is eps-suboptimal
+  there at the spec's ``eps`` (SPEC §2 per point,
+  ``pointwise_suboptimality(z) <= eps``; at eps = 0: f(z) is a most likely
+  label of P(.|z)). ``margin_share`` is the P0_X-share of base points whose
+  image meets it (on held-out data: the share of signed test points);
+  ``exact_on_margin_points`` is the exact worst-case success restricted to
+  them, the sum over those x of P0_X(x) 1[m_c(z) > 2 eps], where Lemma 1
+  forces f(z) = y_c (a strict margin: a tie at 2 eps may go against c).
+  It is not divided by the share, and ``success >= exact_on_margin_points``
+  always. Where ``eps_hat <= eps`` the share is 1 and the value is
+  ``exact_at_eps`` (up to margins of exactly 2 eps); where ``eps_hat >=
+  1/2`` (and eps < 0.498) the share is below 1. They are not a bound:
+  which points meet the condition is read off the trained learner, so they
+  explain a success and predict nothing for another learner. Where an
+  image carries one planted label only (usual on held-out text), the
+  learner meets the condition there exactly where it predicts y_c, so on
+  such images both columns equal the measured success. NaN where
+  ``bound_note`` is ``wrong_signal off the table`` or ``training
+  diverged``.
 
 **Text.** On ``synthetic_resumes`` and ``resume_file`` the learner sees
 hashed character n-grams (:func:`acajax.datasets.hashed_ngrams`):
@@ -81,7 +103,24 @@ order. A ``resume_file`` ``data.path`` is an ``id:::labels:::text`` file, a
 folder of ``NNNNN.txt`` + ``NNNNN.lab`` pairs or a zip of either
 (:func:`acajax.datasets.read_resume_corpus`); it is read once in
 :func:`run`, which checks the targets against its labels (an unknown name
-is a :class:`SpecError` listing them) before training.
+is a :class:`SpecError` listing them) before training. Text is featurised
+once, sparse (:func:`acajax.datasets.hashed_ngram_ids`): per seed one pool
+of the clean training rows and every member's planted row (a planted text
+seen twice is one row), and each model is trained on its rows of the pool
+(:func:`acajax.learners.train_rows`: pool rows, labels, no matrix per
+model; one call per seed and ``models_per_call`` models). The text learner
+defaults to Adam at ``learning_rate = 0.03`` with ``schedule =
+"warmup_cosine"`` (:data:`acajax.learners.TEXT_CONFIG`: linear warm-up over
+``warmup = 0.1`` of the steps, cosine decay to ``decay_to = 0.1`` of the
+peak); the other learners to a constant 0.1 (``schedule = "constant"``).
+All five keys sit under ``[train]``.
+
+**Convergence.** Every row reports its model's ``final_loss`` (the training
+loss at the last step), ``loss_change`` (its relative change over the last
+tenth of the steps, :data:`acajax.learners.CONVERGENCE_WINDOW`) and
+``converged`` (``loss_change`` below
+:data:`acajax.learners.CONVERGENCE_RTOL` = 0.01 and no divergence): a model
+that is not converged may need more steps or a smaller step size.
 
 The summary rows ``S_min`` and ``S_w`` take the per-collective values through
 SPEC §7 (a NaN bound counts as 0, the trivial bound, unless all are NaN).
@@ -164,6 +203,11 @@ class ValidationSpec:
   all) to ``level * scale``, one ``noise_scale`` entry per chosen collective
   (default 1); their other fractions stay as given (:meth:`noise_of`).
 
+  The mass axis: ``mass_grid`` (multipliers of every collective's ``mass``)
+  or ``split`` (``{"budget": B, "num": n}`` or ``{"budget": B, "t": [...]}``:
+  shares t of a budget, collective 0 at t B and the others sharing
+  (1 - t) B in proportion to their ``mass``; :func:`mass_at`), not both.
+
   ``memory_cap_mb`` (TOML ``[run] memory_cap_mb``) caps the estimated
   memory of the run (:func:`estimated_memory_bytes`).
   """
@@ -173,6 +217,7 @@ class ValidationSpec:
   name: str = "validation"
   seeds: tuple[int, ...] = (0,)
   mass_grid: tuple[float, ...] = (1.0,)
+  split: dict | None = None
   configurations: tuple[tuple[int, ...], ...] | None = None
   noise_grid: tuple[float, ...] | None = None
   noise_kind: str = "abstain"
@@ -184,9 +229,12 @@ class ValidationSpec:
   p0: tuple[tuple[float, ...], ...] | None = None
   path: str | None = None
   steps: int = 300
-  learning_rate: float = 0.1
+  learning_rate: float | None = None
   l2: float = 1e-4
   batch_size: int | None = None
+  schedule: str | None = None
+  warmup: float = 0.1
+  decay_to: float = 0.1
   hidden: int = 32
   models_per_call: int = 64
   ngram_width: int = datasets.TEXT_FEATURES
@@ -224,12 +272,13 @@ class ValidationSpec:
 
 # --- loading and checking ------------------------------------------------------
 
-_TOP_KEYS = {"name", "dataset", "learner", "seeds", "mass_grid", "configurations", "eps", "data",
+_TOP_KEYS = {"name", "dataset", "learner", "seeds", "mass_grid", "split", "configurations", "eps",
+             "data",
              "train", "collectives", "noise_grid", "noise_kind", "noise_collectives",
              "noise_scale", "run"}
 _DATA_KEYS = {"num_samples", "test_samples", "p0", "path"}
 _TRAIN_KEYS = {"steps", "learning_rate", "l2", "batch_size", "hidden", "models_per_call",
-               "ngram_width", "ngram_range"}
+               "ngram_width", "ngram_range", "schedule", "warmup", "decay_to"}
 _RUN_KEYS = {"memory_cap_mb"}
 _COLLECTIVE_KEYS = {f.name for f in dataclasses.fields(CollectiveSpec)}
 _TEXT = ("synthetic_resumes", "resume_file")
@@ -334,8 +383,12 @@ def validated(spec: ValidationSpec) -> ValidationSpec:
     if not spec_io.is_int(spec.batch_size) or spec.batch_size < 1:
       _fail(src, "train.batch_size", f"must be an integer >= 1 (omit for full batch); "
             f"got {spec_io.describe(spec.batch_size)}")
+  spec = _train_defaults(spec)
   spec_io.number(src, "train.learning_rate", spec.learning_rate, low=0.0, low_open=True)
   spec_io.number(src, "train.l2", spec.l2, low=0.0)
+  spec_io.one_of(src, "train.schedule", spec.schedule, learners.SCHEDULES, "schedule")
+  spec_io.number(src, "train.warmup", spec.warmup, low=0.0, high=1.0, high_open=True)
+  spec_io.number(src, "train.decay_to", spec.decay_to, low=0.0, high=1.0)
   spec_io.number(src, "run.memory_cap_mb", spec.memory_cap_mb, low=0.0, low_open=True)
   num_points, p0 = None, spec.p0
   if spec.dataset == "finite_table":
@@ -386,6 +439,7 @@ def validated(spec: ValidationSpec) -> ValidationSpec:
             f"with sum <= 1; got {noise}")
     _check_signal(spec, c, col.signal, num_points)
   _check_noise_grid(spec)
+  spec = _check_split(spec)
   active_sets = spec.active_sets
   if spec.configurations is not None:
     spec_io.list_of(src, "configurations", spec.configurations)
@@ -411,6 +465,23 @@ def validated(spec: ValidationSpec) -> ValidationSpec:
       noise_grid=None if spec.noise_grid is None else tuple(spec.noise_grid),
       noise_scale=None if spec.noise_scale is None else tuple(spec.noise_scale))
   _check_memory(spec)
+  return spec
+
+
+def _train_defaults(spec: ValidationSpec) -> ValidationSpec:
+  """The spec with the learner's default ``train.learning_rate`` and ``train.schedule``.
+
+  The text learner (``ngram``) defaults to :data:`acajax.learners.TEXT_CONFIG`
+  (Adam peaking at 0.03, warm-up over a tenth of the steps, cosine decay to a tenth:
+  a constant 0.1 is unstable on long resumes); the others to a constant 0.1.
+  """
+  text = spec.learner == "ngram"
+  if spec.learning_rate is None:
+    spec = dataclasses.replace(
+        spec, learning_rate=learners.TEXT_CONFIG.learning_rate if text else 0.1)
+  if spec.schedule is None:
+    spec = dataclasses.replace(
+        spec, schedule=learners.TEXT_CONFIG.schedule if text else "constant")
   return spec
 
 
@@ -492,7 +563,12 @@ def estimated_memory_bytes(spec: ValidationSpec) -> dict[str, int]:
   bytes (plus one unplanted copy per seed); a training call stacks and
   transposes ``models_per_call`` of them on the device, with each model's
   parameters and Adam state (4 copies of d x hidden + hidden x K, or d x K)
-  and a scan over ``steps`` (a key and a loss per step). The theory of each
+  and a scan over ``steps`` (a key and a loss per step). Text models share
+  one pool per seed instead (:func:`acajax.learners.train_rows`): the clean
+  rows and every member's planted row, sparse on the host (at most
+  min(width, 2048) buckets a row, 8 bytes each) and dense on the device
+  when they fit ``learners.DENSE_LIMIT_MB``, plus a (K, rows) table per
+  model. The theory of each
   model evaluates the exact engine over the 501-point eps grid on the
   evaluation table (test points and their signal images, or P0's points).
 
@@ -501,15 +577,25 @@ def estimated_memory_bytes(spec: ValidationSpec) -> dict[str, int]:
     "data.test_samples": ...}``; their sum is the estimate.
   """
   width = _feature_width(spec)
-  num_models = (len(spec.active_sets) * len(spec.mass_grid) * len(spec.noise_levels)
+  num_models = (len(spec.active_sets) * len(grid_values(spec)) * len(spec.noise_levels)
                 * len(spec.seeds))
   at_once = min(spec.models_per_call, num_models)
   num = spec.num_samples
   batch = num if spec.batch_size is None else min(spec.batch_size, num)
   num_labels = (len(spec.p0[0]) if spec.dataset == "finite_table"
                 else _NUM_LABELS.get(spec.dataset, 4))
-  samples = (num_models + len(spec.seeds)) * num * (width * _FLOAT_BYTES + 8)   # host
-  samples += at_once * (2 * num + batch) * width * _FLOAT_BYTES                 # device
+  if spec.dataset in _TEXT:   # one pool per seed: clean rows and planted rows, no copies
+    planted = num * len(spec.noise_levels) * sum(
+        float(spec.collectives[i].mass) * scale for active in spec.active_sets
+        for i in active for scale in spec.mass_grid)
+    pool = num + planted
+    dense = pool * width * _FLOAT_BYTES
+    samples = len(spec.seeds) * pool * min(width, 2048) * 8 + num_models * num * 12   # host
+    samples += (dense if dense <= learners.DENSE_LIMIT_MB * 2**20 else 0)            # device
+    samples += at_once * pool * num_labels * 3 * _FLOAT_BYTES                        # tables
+  else:
+    samples = (num_models + len(spec.seeds)) * num * (width * _FLOAT_BYTES + 8)   # host
+    samples += at_once * (2 * num + batch) * width * _FLOAT_BYTES                 # device
   steps = at_once * spec.steps * 12                                              # keys, losses
   weights = (width * spec.hidden + spec.hidden * num_labels if spec.learner == "mlp"
              else width * num_labels)
@@ -526,14 +612,17 @@ def _check_memory(spec: ValidationSpec) -> None:
   """Refuses a spec whose :func:`estimated_memory_bytes` exceed ``memory_cap_mb``."""
   parts = estimated_memory_bytes(spec)
   key = max(parts, key=parts.get)
-  models = (len(spec.active_sets) * len(spec.mass_grid) * len(spec.noise_levels)
+  models = (len(spec.active_sets) * len(grid_values(spec)) * len(spec.noise_levels)
             * len(spec.seeds))
   at_once = min(spec.models_per_call, models)
   what = {
-      "data.num_samples": f"{models:,} model{'s' * (models != 1)} (seeds x mass_grid x "
-                          f"configurations x noise_grid) x {spec.num_samples:,} samples x "
-                          f"{_feature_width(spec):,} features x {_FLOAT_BYTES} bytes, all "
-                          "planted before training",
+      "data.num_samples": (f"one pool of n-gram rows per seed ({spec.num_samples:,} clean "
+                           f"samples and every member's planted one) x "
+                           f"{_feature_width(spec):,} features" if spec.dataset in _TEXT else
+                           f"{models:,} model{'s' * (models != 1)} (seeds x mass_grid x "
+                           f"configurations x noise_grid) x {spec.num_samples:,} samples x "
+                           f"{_feature_width(spec):,} features x {_FLOAT_BYTES} bytes, all "
+                           "planted before training"),
       "train.steps": f"{at_once:,} model{'s' * (at_once != 1)} trained at once x "
                      f"{spec.steps:,} steps x 12 bytes "
                      "(a key and a loss per step)",
@@ -549,6 +638,70 @@ def _check_memory(spec: ValidationSpec) -> None:
            "data.test_samples": "lower data.test_samples"}[key]
   spec_io.check_memory(spec.source, key, sum(parts.values()), spec.memory_cap_mb,
                        what=f"mostly {what}", lower=lower)
+
+
+def _check_split(spec: ValidationSpec) -> ValidationSpec:
+  """Checks ``split`` (a budget shared by the collectives); returns it normalised.
+
+  ``split = {budget = B, num = n}`` (t = 1/(n+1), ..., n/(n+1)) or
+  ``{budget = B, t = [...]}`` (values in (0, 1)): at share t collective 0
+  has mass t B and the others share (1 - t) B in proportion to their
+  ``mass`` (with two collectives, collective 1 has (1 - t) B). It replaces
+  ``mass_grid``; results get a ``split_t`` column.
+  """
+  src, split = spec.source, spec.split
+  if split is None:
+    return spec
+  if isinstance(split, dict) and set(split) == {"budget", "t"} and isinstance(split["t"], tuple):
+    return spec                                         # already normalised
+  if tuple(spec.mass_grid) != (1.0,):
+    _fail(src, "split", "replaces mass_grid (the masses come from the budget); give one of them")
+  if len(spec.collectives) < 2:
+    _fail(src, "split", "shares a budget between collectives: it needs at least 2 "
+          f"[[collectives]]; got {len(spec.collectives)}")
+  if not isinstance(split, dict):
+    _fail(src, "split", f"must be a table such as {{budget = 0.1, num = 9}} or {{budget = 0.1, "
+          f"t = [0.25, 0.5, 0.75]}}; got {spec_io.describe(split)}")
+  spec_io.check_keys(src, "split", split, {"budget", "num", "t"})
+  spec_io.require(src, "split", split, ("budget",))
+  budget = spec_io.number(src, "split.budget", split["budget"], low=0.0, low_open=True,
+                          high=1.0, high_open=True)
+  if ("num" in split) == ("t" in split):
+    _fail(src, "split", "give num (evenly spaced shares t = k/(num+1)) or t (a list of shares "
+          "in (0, 1)), one of them")
+  if "num" in split:
+    num = spec_io.integer(src, "split.num", split["num"], low=1, high=10_000)
+    shares = tuple(k / (num + 1) for k in range(1, num + 1))
+  else:
+    if not isinstance(split["t"], (list, tuple)) or not split["t"]:
+      _fail(src, "split.t", f"must be a non-empty list of shares in (0, 1); got "
+            f"{spec_io.describe(split['t'])}")
+    shares = tuple(spec_io.numbers(src, "split.t", split["t"], low=0.0, low_open=True,
+                                   high=1.0, high_open=True))
+  spec = dataclasses.replace(spec, split={"budget": float(budget), "t": tuple(map(float, shares))})
+  for t in spec.split["t"]:
+    for c in range(len(spec.collectives)):
+      if np.floor(mass_at(spec, c, t) * spec.num_samples + 0.5) < 1:     # as planting
+        _fail(src, "split", f"share t = {t:g} gives collectives[{c}] mass "
+              f"{mass_at(spec, c, t):g}, no member among data.num_samples = {spec.num_samples}")
+  return spec
+
+
+def grid_values(spec: ValidationSpec) -> tuple[float, ...]:
+  """The mass axis of a run: ``mass_grid`` multipliers, or the ``split`` shares t."""
+  return tuple(spec.mass_grid) if spec.split is None else tuple(spec.split["t"])
+
+
+def mass_at(spec: ValidationSpec, c: int, value: float) -> float:
+  """Collective c's mass at a ``grid_values`` entry (a multiplier, or a split share t)."""
+  col = spec.collectives[c]
+  if spec.split is None:
+    return col.mass * value
+  budget = spec.split["budget"]
+  if c == 0:
+    return value * budget
+  others = sum(float(o.mass) for o in spec.collectives[1:])
+  return (1 - value) * budget * float(col.mass) / others
 
 
 def _check_noise_grid(spec: ValidationSpec):
@@ -630,6 +783,7 @@ def load(path) -> ValidationSpec:
       dataset=raw["dataset"], learner=raw["learner"], collectives=tuple(collectives),
       name=raw.get("name", path.stem), seeds=tuple(raw.get("seeds", (0,))),
       mass_grid=tuple(raw.get("mass_grid", (1.0,))), configurations=configurations,
+      split=raw.get("split"),
       eps=raw.get("eps", 0.0), **noise, p0=data.get("p0"), path=data_path, source=src,
       **{k: v for k, v in data.items() if k not in ("p0", "path")}, **train, **run_table)
   return validated(spec)
@@ -708,11 +862,46 @@ def _check_corpus(spec: ValidationSpec, corpus) -> ValidationSpec:
   return dataclasses.replace(spec, collectives=tuple(collectives))
 
 
-def _featurizer(spec: ValidationSpec):
-  """The n-gram featurizer of a text spec (``train.ngram_width``, ``train.ngram_range``)."""
+def _featurizer(spec: ValidationSpec, *, sparse: bool = False):
+  """The n-gram featurizer of a text spec (``train.ngram_width``, ``train.ngram_range``).
+
+  ``sparse``: :func:`acajax.datasets.hashed_ngram_ids` (the training pool)
+  instead of the dense :func:`acajax.datasets.hashed_ngrams`.
+  """
   low, high = spec.ngram_range
-  return functools.partial(datasets.hashed_ngrams, orders=tuple(range(low, high + 1)),
-                           dim=spec.ngram_width)
+  return functools.partial(datasets.hashed_ngram_ids if sparse else datasets.hashed_ngrams,
+                           orders=tuple(range(low, high + 1)), dim=spec.ngram_width)
+
+
+class _TextPool:
+  """The training pool of one seed's text models: clean rows, then distinct planted texts.
+
+  Planting changes only the members' texts, so a model's sample is the
+  clean rows with its members' rows swapped for planted ones; a planted text
+  seen before (another model, the same member) reuses its row.
+  """
+
+  def __init__(self, clean):
+    self.clean = clean
+    self.index: dict[str, int] = {}
+
+  def rows(self, planted, touched) -> np.ndarray:
+    """(N,) int32 pool rows of a sample whose ``touched`` rows may differ from the clean ones."""
+    rows = np.arange(len(self.clean), dtype=np.int32)
+    for i in touched:
+      text = planted[i]
+      if text != self.clean[i]:
+        rows[i] = self.index.setdefault(text, len(self.clean) + len(self.index))
+    return rows
+
+  def features(self, featurize) -> datasets.SparseCounts:
+    """The pool's sparse features: the clean rows, then the planted texts in row order."""
+    parts = [featurize(self.clean), featurize(np.array(list(self.index), dtype=object))]
+    width = max(part.ids.shape[1] for part in parts)
+    pad = [((0, 0), (0, width - part.ids.shape[1])) for part in parts]
+    return datasets.SparseCounts(
+        np.concatenate([np.pad(part.ids, w) for part, w in zip(parts, pad)]),
+        np.concatenate([np.pad(part.values, w) for part, w in zip(parts, pad)]), parts[0].dim)
 
 
 def _signal_collisions(spec: ValidationSpec, featurize) -> np.ndarray:
@@ -735,7 +924,8 @@ class _Table:
 
   Attributes:
     p0: (n, K) base table: P0, or 1/N_test per test point.
-    features: (n, d) learner features of the table's points.
+    features: (n, d) learner features of the table's points (text: a
+      :class:`acajax.datasets.SparseCounts` of n rows).
     maps: (C, n) index map g_c of every collective of the spec on the table
       (points without base mass map to themselves; they do not count).
   """
@@ -836,7 +1026,7 @@ class ValidationResult:
 
 @functools.partial(jax.jit, static_argnames="mode")
 def _theory_jit(p0, maps, targets, masses, flags, noise_arrays, eps_grid, mode):
-  """The mixture, p, and exact success and the bound over an eps grid (SPEC §2, §4–§5)."""
+  """The mixture, p, exact success and bound over an eps grid, margins (SPEC §2, §4–§5)."""
   noise = None if noise_arrays is None else mixtures.CoordinationNoise(*noise_arrays)
   params = mixtures.scenario_parameters(p0, maps, targets, masses, feature_only=flags,
                                         noise=noise)
@@ -855,7 +1045,8 @@ def _theory_jit(p0, maps, targets, masses, flags, noise_arrays, eps_grid, mode):
     return mixtures.worst_case_success(p0, maps, targets, masses, eps=eps, feature_only=flags,
                                        noise=noise)
 
-  return joint, params.p, jax.vmap(exact_at)(eps_grid), jax.vmap(bound_at)(eps_grid)
+  return (joint, params.p, jax.vmap(exact_at)(eps_grid), jax.vmap(bound_at)(eps_grid),
+          mixtures.margins(joint))
 
 
 def _theory(spec, table_p0, maps, targets, masses, flags, noise, predictions, measured,
@@ -865,12 +1056,13 @@ def _theory(spec, table_p0, maps, targets, masses, flags, noise, predictions, me
   nan = np.full(num, np.nan)
   if off_table:
     return dict(eps_hat=nan, exact_success=nan, bound=nan, exact_at_eps=nan, bound_at_eps=nan,
-                eps_effective=nan, bound_note=["wrong_signal off the table"] * num)
+                eps_effective=nan, bound_note=["wrong_signal off the table"] * num,
+                margin_share=nan, exact_on_margin_points=nan)
   noisy = bool(np.any(noise))
   mixed = bool(np.any(flags)) and not bool(np.all(flags))
   mode = ("none" if noisy or mixed else "feature_only" if np.all(flags) else "feature_label")
   grid = np.round(np.arange(0, 0.5, EPS_GRID_STEP), 6)
-  joint, p, wc, bnd = _theory_jit(
+  joint, p, wc, bnd, margin = _theory_jit(
       jnp.asarray(table_p0), jnp.asarray(maps), jnp.asarray(targets), jnp.asarray(masses),
       jnp.asarray(flags), tuple(jnp.asarray(v) for v in noise) if noisy else None,
       jnp.asarray(np.append(grid, spec.eps)), mode)
@@ -901,8 +1093,20 @@ def _theory(spec, table_p0, maps, targets, masses, flags, noise, predictions, me
       note.append("outside the theorem's domain")
     else:
       note.append("")
+  # The margin report (module docstring): the base points whose image z = g_c(x) the
+  # learner labels within spec.eps of P(.|z) (SPEC §2, per point), and among them those
+  # where Lemma 1 forces y_c (m_c(z) > 2 eps: a tie could go either way); slack for rounding.
+  joint = np.asarray(joint)
+  tol = mixtures.success_tolerance(joint.dtype)
+  weights = table_p0.sum(axis=1)[based]
+  met = per_point <= spec.eps + tol
+  margin = np.asarray(margin, float)
+  share = np.array([weights @ met[maps[c][based]] for c in range(num)])
+  on_met = np.array([weights @ (met & (margin[:, targets[c]] > 2 * spec.eps + 4 * tol))[
+      maps[c][based]] for c in range(num)])
   return dict(eps_hat=eps_hat, exact_success=exact, bound=bound, exact_at_eps=wc[-1],
-              bound_at_eps=bnd[-1], eps_effective=eps_eff, bound_note=note)
+              bound_at_eps=bnd[-1], eps_effective=eps_eff, bound_note=note,
+              margin_share=share, exact_on_margin_points=on_met)
 
 
 def _summary_bound(bound, masses):
@@ -922,7 +1126,11 @@ def run(spec: ValidationSpec, out_dir=None, *, progress: bool = False) -> Valida
     progress: show a tqdm progress bar (on stderr).
 
   Returns:
-    A :class:`ValidationResult`.
+    A :class:`ValidationResult`. Beside each withheld bound its rows carry
+    the margin report (``margin_share``, ``exact_on_margin_points``: the
+    share of signed test points where the learner meets SPEC §2's condition
+    at the spec's eps, and the exact worst-case success on those points
+    alone; see the module docstring), which is no bound.
 
   Raises:
     SpecError: an invalid spec (before anything is compiled).
@@ -934,11 +1142,13 @@ def run(spec: ValidationSpec, out_dir=None, *, progress: bool = False) -> Valida
     corpus = datasets.load_resume_corpus(spec.path)
     spec = _check_corpus(spec, corpus)
   scenario = datasets.climate_adaptation() if spec.dataset == "climate_adaptation" else None
-  grid = list(itertools.product(range(len(spec.active_sets)), spec.mass_grid,
+  grid = list(itertools.product(range(len(spec.active_sets)), grid_values(spec),
                                 range(len(spec.noise_levels)), spec.seeds))
   signals = [_signal_and_map(spec, col, scenario) for col in spec.collectives]
   finite = spec.dataset in ("finite_table", "climate_adaptation")
-  num_calls = -(-len(grid) // spec.models_per_call)
+  text = spec.dataset in _TEXT
+  num_calls = (len(spec.seeds) * -(-len(grid) // len(spec.seeds) // spec.models_per_call) if text
+               else -(-len(grid) // spec.models_per_call))    # text: one pool per seed
   bar = tqdm(total=2 * len(grid) + num_calls, desc=spec.name, disable=not progress)
 
   # 1. Data and evaluation tables per seed, then every model's planted data (host side).
@@ -948,9 +1158,15 @@ def run(spec: ValidationSpec, out_dir=None, *, progress: bool = False) -> Valida
     if finite:
       tables[seed] = _Table(p0=p0, features=train.featurize(np.arange(len(p0))),
                             maps=np.stack([m for _, m in signals]))
-    else:
-      tables[seed] = _evaluation_table(test, [fn for fn, _ in signals], train.num_labels)
-  base_features = {seed: per_seed[seed][0].featurize(per_seed[seed][0].x) for seed in spec.seeds}
+    else:   # text: the table's features sparse too (predict_many takes them)
+      tables[seed] = _evaluation_table(
+          dataclasses.replace(test, featurize=_featurizer(spec, sparse=True)) if text else test,
+          [fn for fn, _ in signals], train.num_labels)
+  if text:   # clean rows once per seed, sparse; planted rows added per member (_TextPool)
+    pools = {seed: _TextPool(per_seed[seed][0].x) for seed in spec.seeds}
+  else:
+    base_features = {seed: per_seed[seed][0].featurize(per_seed[seed][0].x)
+                     for seed in spec.seeds}
   collides = _signal_collisions(spec, per_seed[spec.seeds[0]][0].featurize)
   jobs = []
   for k, scale, level_index, seed in grid:
@@ -961,34 +1177,55 @@ def run(spec: ValidationSpec, out_dir=None, *, progress: bool = False) -> Valida
     for i in active:
       abstain, wrong_signal, wrong_label = spec.noise_of(i, level)
       cols.append(planting.Collective(
-          mass=spec.collectives[i].mass * scale, target=spec.collectives[i].target,
+          mass=mass_at(spec, i, scale), target=spec.collectives[i].target,
           signal=signals[i][0], strategy=spec.collectives[i].strategy, abstain=abstain,
           wrong_signal=wrong_signal, wrong_label=wrong_label))
     # Not keyed by the noise level: members and nested noise groups are shared.
     rng = np.random.default_rng([seed, k, int(round(scale * 1e6))])
     x, y, report = planting.plant(train.x, train.y, cols, rng, num_labels=train.num_labels,
                                   random_signal=train.random_signal)
-    features = base_features[seed].copy()
     touched = np.concatenate(report.members)
-    features[touched] = train.featurize(x[touched])
+    if text:   # the pool rows of this model's sample, no matrix of its own
+      data = dict(rows=pools[seed].rows(x, touched))
+    else:
+      features = base_features[seed].copy()
+      features[touched] = train.featurize(x[touched])
+      data = dict(features=features)
     jobs.append(dict(k=k, scale=scale, level=level, seed=seed, active=active, y=y,
-                     report=report, features=features))
+                     report=report, **data))
     bar.update(1)
 
   # 2. Train every model: one jitted, vmapped call per chunk; one initialisation per seed.
   num_labels = per_seed[spec.seeds[0]][0].num_labels
   config = learners.TrainConfig(steps=spec.steps, learning_rate=spec.learning_rate, l2=spec.l2,
-                                batch_size=spec.batch_size)
+                                batch_size=spec.batch_size, schedule=spec.schedule,
+                                warmup=spec.warmup, decay_to=spec.decay_to)
   kwargs = {"hidden": spec.hidden} if spec.learner == "mlp" else {}
+  if text:   # the planted rows featurised once, sparse; the calls grouped by seed (pool)
+    pool_features = {seed: pools[seed].features(_featurizer(spec, sparse=True))
+                     for seed in spec.seeds}
+    calls = [(seed, same[lo:lo + spec.models_per_call]) for seed in spec.seeds
+             for same in [[i for i, job in enumerate(jobs) if job["seed"] == seed]]
+             for lo in range(0, len(same), spec.models_per_call)]
+  else:
+    calls = [(None, list(range(lo, min(lo + spec.models_per_call, len(jobs)))))
+             for lo in range(0, len(jobs), spec.models_per_call)]
   start = time.perf_counter()
-  trained = []
-  for lo in range(0, len(jobs), spec.models_per_call):
-    chunk = jobs[lo:lo + spec.models_per_call]
+  trained, placed = [], {}
+  for seed, members in calls:
+    chunk = [jobs[i] for i in members]
     keys = jax.vmap(jax.random.key)(np.array([j["seed"] for j in chunk]))
-    result = learners.train_many(spec.learner, np.stack([j["features"] for j in chunk]),
-                                 np.stack([j["y"] for j in chunk]), keys, num_labels=num_labels,
-                                 config=config, **kwargs)
+    if text:
+      result = learners.train_rows(spec.learner, pool_features[seed],
+                                   np.stack([j["rows"] for j in chunk]),
+                                   np.stack([j["y"] for j in chunk]), keys,
+                                   num_labels=num_labels, config=config, **kwargs)
+    else:
+      result = learners.train_many(spec.learner, np.stack([j["features"] for j in chunk]),
+                                   np.stack([j["y"] for j in chunk]), keys,
+                                   num_labels=num_labels, config=config, **kwargs)
     trained.append(result)
+    placed.update({i: (result, slot) for slot, i in enumerate(members)})
     bar.update(1)
   jax.block_until_ready([t.params for t in trained])
   train_s = time.perf_counter() - start
@@ -996,10 +1233,10 @@ def run(spec: ValidationSpec, out_dir=None, *, progress: bool = False) -> Valida
   # 3. Measure on the evaluation table and compare (see the module docstring).
   rows = []
   for index, job in enumerate(jobs):
-    model = trained[index // spec.models_per_call]
-    slot = index % spec.models_per_call
+    model, slot = placed[index]
     one = learners.Trained(model.graphdef, jax.tree.map(lambda v: v[slot:slot + 1], model.params),
-                           model.final_loss[slot:slot + 1], model.diverged[slot:slot + 1])
+                           model.final_loss[slot:slot + 1], model.diverged[slot:slot + 1],
+                           model.loss_change[slot:slot + 1])
     diverged = bool(one.diverged[0])
     table = tables[job["seed"]]
     pred = learners.predict_many(one, table.features)[0]
@@ -1020,18 +1257,23 @@ def run(spec: ValidationSpec, out_dir=None, *, progress: bool = False) -> Valida
       nan = np.full(len(active), np.nan)
       theory = dict(eps_hat=nan, exact_success=nan, bound=nan, exact_at_eps=nan,
                     bound_at_eps=nan, eps_effective=nan,
-                    bound_note=["training diverged"] * len(active))
+                    bound_note=["training diverged"] * len(active), margin_share=nan,
+                    exact_on_margin_points=nan)
     else:
       theory = _theory(spec, table.p0, maps, targets, masses, flags, noise, pred, measured,
                        off_table=not finite and bool(np.any(noise[1] > 0)))
     common = dict(dataset=spec.dataset, learner=spec.learner, configuration=job["k"],
-                  active="+".join(map(str, active)), mass_scale=job["scale"],
+                  active="+".join(map(str, active)),
+                  **({"mass_scale": job["scale"]} if spec.split is None
+                     else {"mass_scale": np.nan, "split_t": job["scale"]}),
                   noise=np.nan if job["level"] is None else job["level"], seed=job["seed"],
-                  clean_accuracy=clean_acc, eps=spec.eps, diverged=diverged)
+                  clean_accuracy=clean_acc, eps=spec.eps, diverged=diverged,
+                  final_loss=float(one.final_loss[0]), loss_change=float(one.loss_change[0]),
+                  converged=bool(one.converged[0]))
     for pos, i in enumerate(active):
       col = spec.collectives[i]
       rows.append(dict(common, collective=str(i), name=col.name or f"c{i}", target=col.target,
-                       strategy=col.strategy, mass=col.mass * job["scale"],
+                       strategy=col.strategy, mass=mass_at(spec, i, job["scale"]),
                        mass_used=masses[pos], members=int(report.counts[pos]),
                        abstain=noise[0][pos], wrong_signal=noise[1][pos],
                        wrong_label=noise[2][pos], success=measured[pos],
@@ -1066,34 +1308,69 @@ def run(spec: ValidationSpec, out_dir=None, *, progress: bool = False) -> Valida
 def plot(frame, path, *, title: str = "") -> pathlib.Path:
   """Measured success and the bound at eps_hat (means over seeds), per configuration.
 
-  The x axis is the collective's mass, or the noise level when the spec has
-  a noise grid and a single mass; with both axes, one line per noise level.
-  A bound is drawn where every seed has one (a mean of bounds bounds the
-  mean success).
+  One panel per configuration (the collectives acting), wrapped to at most
+  four a row; one colour per collective, measured success solid and the
+  bound at the learner's own eps_hat dashed in the same colour. The x axis
+  is the collective's mass, or the noise level when the spec has a noise
+  grid and a single mass; with both axes, one marker per noise level. A
+  bound is drawn where every seed has one (a mean of bounds bounds the mean
+  success).
   """
-  configs = sorted(frame["active"].unique())
-  fig, axes = plt.subplots(1, len(configs), figsize=(4.2 * len(configs), 3.4), squeeze=False)
+  order = frame.sort_values("configuration", kind="stable") if "configuration" in frame else frame
+  configs = list(dict.fromkeys(order["active"]))
   per = frame[~frame["collective"].isin(["S_min", "S_w"])]
+  per = per.iloc[np.argsort(pd.to_numeric(per["collective"]).to_numpy(), kind="stable")]
   by_noise = per["noise"].nunique() > 1 and per["mass_scale"].nunique() == 1
-  axis = "noise" if by_noise else "mass"
-  lines = ["collective", "name"] + (["noise"] if per["noise"].nunique() > 1 and not by_noise
-                                    else [])
-  for ax, config in zip(axes[0], configs):
+  axis = "noise" if by_noise else "split_t" if "split_t" in per else "mass"
+  noise_lines = per["noise"].nunique() > 1 and not by_noise
+  levels = sorted(per["noise"].unique()) if noise_lines else [None]
+  markers = ["o", "s", "^", "D", "v", "P", "X", "*"]
+  names = list(dict.fromkeys(per["name"]))
+  colors = {name: f"C{k % 10}" for k, name in enumerate(names)}
+  # One panel alone gets the room a grid's panels share with the legend.
+  fig, axes = figures.grid(len(configs), panel=(6.0, 3.8) if len(configs) == 1 else (3.7, 3.1),
+                           legend=len(configs) > 1, sharey=True)
+  for ax, config in zip(axes, configs):
     sub = per[per["active"] == config]
-    for key, group in sub.groupby(lines):
-      name = key[1] if len(key) == 2 else f"{key[1]}, noise {key[2]:g}"
-      mean = group.groupby(axis)[["success", "bound"]].agg(lambda v: v.mean(skipna=False))
-      line, = ax.plot(mean.index, mean["success"], "o-", label=f"{name} measured")
-      if mean["bound"].notna().any():
-        ax.plot(mean.index, mean["bound"], "x--", color=line.get_color(),
-                label=f"{name} bound at eps_hat")
-    ax.set_title(f"acting: {config}")
-    ax.set_xlabel("noise level" if by_noise else "mass alpha_c")
+    acting = list(dict.fromkeys(sub["name"]))
+    for name in acting:
+      for k, level in enumerate(levels):
+        marker = markers[k % len(markers)]
+        group = sub[sub["name"] == name]
+        if level is not None:
+          group = group[group["noise"] == level]
+        mean = group.groupby(axis)[["success", "bound"]].agg(lambda v: v.mean(skipna=False))
+        ax.plot(mean.index, mean["success"], marker=marker, linestyle="-", markersize=4,
+                color=colors[name])
+        if mean["bound"].notna().any():
+          ax.plot(mean.index, mean["bound"], marker=marker, linestyle="--", markersize=4,
+                  fillstyle="none", color=colors[name])
+    ax.set_title("acting: " + (" and ".join(acting) if len(acting) <= 2 else
+                               ", ".join(acting[:-1]) + " and " + acting[-1]), fontsize=9)
+  titles = [ax.get_title() for ax in axes]
+  for k, ax in enumerate(axes):       # configurations of same-named collectives: numbered
+    if titles.count(titles[k]) > 1:
+      ax.set_title(f"{titles[k]} (configuration {k})", fontsize=9)
+    ax.set_xlabel({"noise": r"noise level $\nu$", "mass": r"mass $\alpha_c$",
+                   "split_t": r"share $t$ of the budget held by collective 0"}[axis])
     ax.set_ylim(-0.05, 1.05)
+    ax.locator_params(axis="x", nbins=5)
     ax.grid(alpha=.3)
-  axes[0][0].set_ylabel("success S_c")
-  axes[0][-1].legend(fontsize=7)
-  fig.suptitle(title)
+    if ax.get_subplotspec().is_first_col():
+      ax.set_ylabel("success $S_c$")
+  handles = [plt.Line2D([], [], color=colors[n], linestyle="-") for n in names]
+  labels = list(names)
+  handles += [plt.Line2D([], [], color="k", linestyle="-", marker="o", markersize=4),
+              plt.Line2D([], [], color="k", linestyle="--", marker="o", markersize=4,
+                         fillstyle="none")]
+  labels += ["measured (mean over seeds)", r"bound at the learner's $\hat\varepsilon$"]
+  if noise_lines:
+    handles += [plt.Line2D([], [], color="k", marker=markers[k % len(markers)], linestyle="none")
+                for k in range(len(levels))]
+    labels += [f"noise level {level:g}" for level in levels]
+  figures.grid_legend(fig, axes, handles, labels)
+  if title:
+    fig.suptitle(title, fontsize=10)
   fig.tight_layout()
   path = pathlib.Path(path)
   _io.save_figure(fig, path, dpi=110)

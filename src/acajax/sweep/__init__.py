@@ -29,6 +29,10 @@ Outputs per grid row (see :func:`result_columns`): ``"{bound}[{c}]"`` for
 collective c, ``"{bound}.s_min"`` and ``"{bound}.s_w"`` for the SPEC §7
 corollaries; with reductions, ``".min"``, ``".max"``, and for argmin/argmax
 ``".argmin.{axis}"`` columns holding the reduced axes' values at the extreme.
+A ``[derived]`` table links parameters (``"alpha[1]" = "budget - alpha[0]"``,
+evaluated per point; their values get columns too), and ``strategy`` may be
+fixed or swept by name (``feature_label``, ``feature_only``) for the bounds
+``exact`` and ``by_strategy``; the ``_spec`` module documents both.
 
 The package's modules, in the order data flows through them:
 
@@ -37,6 +41,8 @@ The package's modules, in the order data flows through them:
   ``exact``. A new evaluator joins with one entry.
 * ``_spec`` — :class:`SweepSpec` and its TOML form, validated against the
   registry before anything is compiled (:class:`SpecError`).
+* ``_expr`` — the expressions of derived parameters, parsed with :mod:`ast`
+  and evaluated with NumPy (checks) or ``jax.numpy`` (the kernel).
 * ``_plan`` — :func:`make_plan`: the grid cut into chunks (host integers).
 * ``_kernel`` — the jitted ``shard_map`` that evaluates and reduces a chunk.
 * ``_driver`` — :func:`run`: chunks in order, the accumulator, checkpoints,

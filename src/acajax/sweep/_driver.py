@@ -194,6 +194,7 @@ def _table(spec: SweepSpec, plan: ChunkPlan, acc) -> pd.DataFrame:
         for name, digit in zip(plan.reduced, digits):
           data[f"{column}.arg{direction}.{name}"] = np.where(found, values[name][digit], np.nan
                                                              ).astype(dtype)
+  data = _spec.finish_table(spec, data)     # derived parameters' columns, strategy names
   return pd.DataFrame(data, columns=result_columns(spec))
 
 

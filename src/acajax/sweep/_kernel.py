@@ -20,7 +20,8 @@ from jax.sharding import Mesh, PartitionSpec
 
 from acajax.sweep._plan import ChunkPlan
 from acajax.sweep._registry import (BOUNDS, PARAMETERS, _alpha_total, _reduce_fields,
-                                    _scenario_defaults, output_columns)
+                                    _scenario_defaults, derived_values, output_columns,
+                                    strategy_code)
 from acajax.sweep._spec import SweepSpec
 
 MESH_AXIS = "sweep"
@@ -55,11 +56,31 @@ def _add_offsets(start, offset, sizes: tuple[int, ...], max_offset: int) -> list
   return digits
 
 
+def _in_domain(value, param, dtype):
+  """A derived value, NaN outside its parameter's domain (SPEC §11)."""
+  value = jnp.asarray(value, dtype)
+  low = value >= param.low if param.low_inclusive else value > param.low
+  high = value <= param.high if param.high_inclusive else value < param.high
+  return jnp.where(low & high, value, jnp.nan)
+
+
 def _assemble(spec: SweepSpec, grid: Mapping[str, jax.Array], dtype) -> dict[str, Any]:
-  """Parameter dict for the registry from axis blocks and fixed values."""
+  """Parameter dict for the registry from axis blocks, derived and fixed values.
+
+  Precedence per parameter (and collective): an axis, a derived value, a
+  fixed value, the scenario's value. A ``strategy`` given by names becomes
+  its codes; with a scenario and a per-point strategy, each collective's xi
+  is the largest overlap O[j, c] of the others at their strategies (SPEC §3).
+  """
   fixed = spec.fixed
-  derived = ({} if spec.scenario is None
-             else _scenario_defaults(spec.scenario, spec.target_labels, spec.dtype))
+  from_scenario = ({} if spec.scenario is None
+                   else _scenario_defaults(spec.scenario, spec.target_labels, spec.dtype))
+  derived = (derived_values(spec, grid, jnp, lambda v: jnp.asarray(v, dtype))
+             if spec.derived else {})
+
+  def fixed_value(name, value):
+    return jnp.asarray(strategy_code(value) if isinstance(value, str) else value, dtype)
+
   params: dict[str, Any] = {}
   for name, param in PARAMETERS.items():
     if param.per_collective:
@@ -69,11 +90,13 @@ def _assemble(spec: SweepSpec, grid: Mapping[str, jax.Array], dtype) -> dict[str
           parts.append(grid[f"{name}[{c}]"])
         elif name in grid:
           parts.append(grid[name])
+        elif (name, c) in derived:
+          parts.append(_in_domain(derived[(name, c)], param, dtype))
         elif name in fixed:
           value = fixed[name][c] if isinstance(fixed[name], tuple) else fixed[name]
-          parts.append(jnp.asarray(value, dtype))
-        elif name in derived:
-          parts.append(jnp.asarray(derived[name][c], dtype))
+          parts.append(fixed_value(name, value))
+        elif name in from_scenario:
+          parts.append(jnp.asarray(from_scenario[name][c], dtype))
         else:
           parts = None
           break
@@ -81,8 +104,25 @@ def _assemble(spec: SweepSpec, grid: Mapping[str, jax.Array], dtype) -> dict[str
         params[name] = tuple(parts)
     elif name in grid:
       params[name] = grid[name]
+    elif (name, None) in derived:
+      params[name] = _in_domain(derived[(name, None)], param, dtype)
     elif name in fixed:
       params[name] = jnp.asarray(fixed[name], dtype)
+  strategy_given = "strategy" in fixed or any(n.split("[")[0] == "strategy" for n in grid)
+  xi_given = ("xi" in fixed or any(n.split("[")[0] == "xi" for n in grid)
+              or any(name == "xi" for name, _ in derived))
+  if from_scenario and strategy_given and not xi_given:
+    # xi_c = max over j != c of O[j, c] at j's strategy (SPEC §3), per point.
+    fl, fo = (jnp.asarray(o, dtype) for o in from_scenario["overlap"])
+    strategy = params["strategy"]
+    xi = []
+    for c in range(spec.collectives):
+      value = jnp.zeros((), dtype)
+      for j in range(spec.collectives):
+        if j != c:
+          value = jnp.maximum(value, jnp.where(strategy[j] > 0.5, fo[j, c], fl[j, c]))
+      xi.append(value)
+    params["xi"] = tuple(xi)
   return params
 
 

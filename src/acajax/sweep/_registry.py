@@ -6,6 +6,18 @@ maps each evaluable name to a function of a dict of per-point parameters
 entry, its parameters with entries in :data:`PARAMETERS`. The exact engine is
 the entry ``exact``: the exact worst-case success (SPEC §2) of a spec's
 finite ``[scenario]``, vmapped over the points of a block.
+
+The parameter ``strategy`` takes names, ``"feature_label"`` or
+``"feature_only"`` (:data:`STRATEGIES`), carried through the kernel as codes
+0 and 1 (:func:`strategy_code`). Two entries read it: ``exact`` (per-point
+feature-only flags for :func:`acajax.mixtures.worst_case_success`) and
+``by_strategy``, the bound that applies to the population's strategies:
+Theorem 1 for every collective while every collective is feature-label
+(SPEC §4 assumes all FL), else the sound Theorem 2 for every collective
+(SPEC §5: valid whatever strategies the others use; a feature-label
+collective does at least as well as it would feature-only, since moving its
+remaining members' data to its signal with its target label only raises its
+margins, so Theorem 2 bounds it too).
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ import numpy as np
 
 from acajax import bounds as _bounds
 from acajax import mixtures
+from acajax.sweep import _expr
 
 if TYPE_CHECKING:  # annotations only: the spec module imports this registry
   from acajax.sweep._spec import Scenario, SweepSpec
@@ -36,6 +49,8 @@ class Param(NamedTuple):
     low, high: the domain's ends.
     low_inclusive, high_inclusive: whether the ends belong to the domain.
     doc: one line for error messages and docs.
+    choices: for a parameter that takes names (``strategy``), the names,
+      carried as their index (code) in the kernel; empty for numbers.
   """
   per_collective: bool
   low: float
@@ -43,6 +58,21 @@ class Param(NamedTuple):
   low_inclusive: bool
   high_inclusive: bool
   doc: str
+  choices: tuple[str, ...] = ()
+
+
+# The strategies a sweep's `strategy` parameter names (SPEC §1), as codes 0 and 1.
+STRATEGIES = ("feature_label", "feature_only")
+
+
+def strategy_code(name: str) -> float:
+  """The kernel's code of a strategy name: 0.0 feature-label, 1.0 feature-only.
+
+  Examples:
+    >>> strategy_code("feature_only")
+    1.0
+  """
+  return float(STRATEGIES.index(name))
 
 
 PARAMETERS: dict[str, Param] = {
@@ -56,6 +86,9 @@ PARAMETERS: dict[str, Param] = {
     "eps": Param(False, 0.0, 0.5, True, False, "suboptimality of the classifier"),
     "target_success": Param(False, 0.0, 1.0, True, False,
                             "success level s of the critical mass (SPEC §8)"),
+    "strategy": Param(True, 0.0, 1.0, True, True,
+                      "strategy of each collective: feature_label or feature_only (SPEC §1)",
+                      STRATEGIES),
 }
 
 
@@ -158,16 +191,33 @@ def _exact(params, targets, scenario):
   alpha, eps = params["alpha"], params["eps"]
   dtype = eps.dtype
   p0, maps, flags = _scenario_arrays(scenario, dtype)
-  shape = jnp.broadcast_shapes(eps.shape, *(a.shape for a in alpha))
+  strategy = params.get("strategy")
+  shapes = [eps.shape, *(a.shape for a in alpha)]
+  if strategy is not None:
+    shapes += [jnp.shape(s) for s in strategy]
+  shape = jnp.broadcast_shapes(*shapes)
   masses = jnp.stack([jnp.broadcast_to(a, shape).reshape(-1) for a in alpha], axis=-1)
   labels = np.asarray(targets, np.int32)
 
-  def one(masses_point, eps_point):
+  def one(masses_point, eps_point, flags_point):
     return mixtures.worst_case_success(p0, maps, labels, masses_point, eps=eps_point,
-                                       feature_only=flags)
+                                       feature_only=flags if flags_point is None
+                                       else flags_point)
 
-  success = jax.vmap(one)(masses, jnp.broadcast_to(eps, shape).reshape(-1)).astype(dtype)
+  # Per-point feature-only flags from the strategy parameter (codes 0 and 1).
+  point_flags = None if strategy is None else jnp.stack(
+      [jnp.broadcast_to(s, shape).reshape(-1) > 0.5 for s in strategy], axis=-1)
+  success = jax.vmap(one)(masses, jnp.broadcast_to(eps, shape).reshape(-1),
+                          point_flags).astype(dtype)
   return tuple(success[:, c].reshape(shape) for c in range(len(targets)))
+
+
+def _by_strategy(params, targets):
+  """Theorem 1 while every collective is FL, else the sound Theorem 2 (SPEC §4–§5)."""
+  feature_label = _feature_label(params, targets)
+  feature_only = _feature_only("sound")(params, targets)
+  any_fo = functools.reduce(jnp.logical_or, [s > 0.5 for s in params["strategy"]])
+  return tuple(jnp.where(any_fo, fo, fl) for fl, fo in zip(feature_label, feature_only))
 
 
 # Parameters that a [scenario] determines when neither fixed nor swept (SPEC §3).
@@ -176,23 +226,38 @@ SCENARIO_PARAMETERS = ("xi_c", "xi", "delta", "p")
 
 @functools.lru_cache(maxsize=16)
 def _scenario_defaults(scenario: Scenario, targets: tuple[int, ...], dtype: str):
-  """xi_c, xi, delta, p of the scenario (none depends on the masses), per collective."""
+  """xi_c, xi, delta, p of the scenario (none depends on the masses), per collective.
+
+  Also ``strategy`` (the scenario's feature-only flags as codes) and
+  ``overlap``: the overlap matrices O[j, c] (SPEC §3) with every collective
+  feature-label and with every collective feature-only, from which a
+  per-point strategy gives xi_c = max over j != c of O[j, c] at j's strategy.
+  """
   p0, maps, flags = _scenario_arrays(scenario, dtype)
+  labels = np.asarray(targets, np.int32)
+  zeros = np.zeros(len(targets), p0.dtype)
   with jax.ensure_compile_time_eval():   # concrete even when first asked inside a trace
-    par = mixtures.scenario_parameters(p0, maps, np.asarray(targets, np.int32),
-                                       np.zeros(len(targets), p0.dtype), feature_only=flags)
-  return {name: tuple(np.asarray(getattr(par, name)).tolist()) for name in SCENARIO_PARAMETERS}
+    par = mixtures.scenario_parameters(p0, maps, labels, zeros, feature_only=flags)
+    overlap = tuple(tuple(map(tuple, np.asarray(mixtures.scenario_parameters(
+        p0, maps, labels, zeros, feature_only=fo).overlap).tolist())) for fo in (False, True))
+  out = {name: tuple(np.asarray(getattr(par, name)).tolist()) for name in SCENARIO_PARAMETERS}
+  out["strategy"] = tuple(float(f) for f in np.broadcast_to(flags, (len(targets),)))
+  out["overlap"] = overlap
+  return out
 
 
 _COMMON = ("alpha", "xi_c", "xi", "eps")
 BOUNDS: dict[str, Bound] = {
-    "exact": Bound(_exact, ("alpha", "eps"), (), "success",
+    "exact": Bound(_exact, ("alpha", "eps"), ("strategy",), "success",
                    "exact worst-case success of the spec's finite [scenario] (SPEC §2)",
                    needs_scenario=True),
     "feature_label": Bound(_feature_label, _COMMON + ("delta",), ("beta",), "success",
                            "Theorem 1, feature-label collectives (SPEC §4)"),
     "feature_only": Bound(_feature_only("sound"), _COMMON + ("p",), ("beta",), "success",
                           "Theorem 2, feature-only, sound form (SPEC §5)"),
+    "by_strategy": Bound(_by_strategy, _COMMON + ("delta", "p", "strategy"), ("beta",),
+                         "success", "Theorem 1 while every collective is feature-label, else "
+                         "the sound Theorem 2 (SPEC §4–§5), by the strategy parameter"),
     "feature_only_published": Bound(
         _feature_only("published"), _COMMON + ("p",), ("beta",), "success",
         "Theorem 2 as published (not a valid bound; SPEC §5)"),
@@ -244,6 +309,7 @@ def result_columns(spec: SweepSpec) -> list[str]:
     ['xi', 'feature_label[0].min', 'feature_label[0].argmin.eps']
   """
   kept = [name for name in spec.axes if name not in spec.reduce.over]
+  kept += list(derived_columns(spec))
   if not spec.reduce.over:
     return kept + output_columns(spec)
   directions, _, _ = _reduce_fields(spec.reduce.ops)
@@ -254,6 +320,104 @@ def result_columns(spec: SweepSpec) -> list[str]:
       if f"arg{direction}" in spec.reduce.ops:
         columns += [f"{out}.arg{direction}.{axis}" for axis in spec.reduce.over]
   return columns
+
+
+# -- derived parameters ------------------------------------------------------------
+
+
+def _per_collective(name: str) -> bool:
+  return name in PARAMETERS and PARAMETERS[name].per_collective
+
+
+@functools.lru_cache(maxsize=256)
+def _parse(text: str) -> _expr.Expr:
+  return _expr.parse_expression(text)
+
+
+def derived_exprs(spec: SweepSpec) -> dict[str, _expr.Expr]:
+  """The spec's derived parameters, parsed, in its (evaluation) order."""
+  return {key: _parse(text) for key, text in spec.derived.items()}
+
+
+def derived_dependencies(spec: SweepSpec) -> dict[str, frozenset[str]]:
+  """Per derived key, the axes its value depends on (through other keys too)."""
+  return _expr.axis_dependencies(derived_exprs(spec), tuple(spec.axes), _per_collective)
+
+
+def derived_columns(spec: SweepSpec) -> dict[str, tuple[str, int | None]]:
+  """Result columns of the derived parameters: column -> (parameter, collective).
+
+  One column per derived value that depends on kept axes only (``alpha[1]``;
+  a key ``alpha`` gives ``alpha[0]``, ..., ``alpha[M-1]``), after the kept
+  axes. A derived parameter that depends on a reduced axis varies within a
+  result row and gets no column.
+  """
+  kept = {name for name in spec.axes if name not in spec.reduce.over}
+  columns = {}
+  for key, axes in derived_dependencies(spec).items():
+    if not axes <= kept:
+      continue
+    base, index = _expr._split_key(key)
+    if _per_collective(base) and index is None:
+      columns.update({f"{base}[{c}]": (base, c) for c in range(spec.collectives)})
+    else:
+      columns[key] = (base, index)
+  return columns
+
+
+def derived_values(spec: SweepSpec, grid, xp, cast, keys=None) -> dict[tuple[str, Any], Any]:
+  """Values of the derived parameters on a block of axis values.
+
+  Args:
+    spec: a validated spec (its ``derived`` in evaluation order).
+    grid: axis name -> values (arrays that broadcast together); only the
+      axes the evaluated keys depend on are needed.
+    xp: ``numpy`` or ``jax.numpy``.
+    cast: turns a fixed number into an array of the sweep's dtype.
+    keys: the derived keys to evaluate (default all), with every key they
+      read.
+
+  Returns:
+    (parameter, collective) -> value; collective is None for scenario-wide
+    parameters.
+  """
+  exprs = derived_exprs(spec)
+  m, fixed = spec.collectives, spec.fixed
+  values: dict[tuple[str, Any], Any] = {}
+
+  def lookup(context):
+    def value(base, index):
+      if base not in PARAMETERS:
+        return grid[base] if base in grid else cast(fixed[base])
+      if PARAMETERS[base].per_collective:
+        c = context if index is None else index
+        for source in (values.get((base, c)), grid.get(f"{base}[{c}]"), grid.get(base)):
+          if source is not None:
+            return source
+        given = fixed[base]
+        return cast(given[c] if isinstance(given, tuple) else given)
+      if (base, None) in values:
+        return values[(base, None)]
+      return grid[base] if base in grid else cast(fixed[base])
+    return value
+
+  wanted = None
+  if keys is not None:
+    wanted = set()
+    pending = list(keys)
+    while pending:
+      key = pending.pop()
+      if key not in wanted:
+        wanted.add(key)
+        pending += _expr.reads(key, exprs[key], list(exprs), _per_collective)
+  for key, e in exprs.items():
+    if wanted is not None and key not in wanted:
+      continue
+    base, index = _expr._split_key(key)
+    targets = (range(m) if _per_collective(base) and index is None else [index])
+    for c in targets:
+      values[(base, c)] = e.evaluate(lookup(c), xp)
+  return values
 
 
 def chunk_bytes(spec: SweepSpec) -> int:

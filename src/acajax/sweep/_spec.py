@@ -27,6 +27,9 @@ reductions over chosen axes. The TOML layout (every table optional except
   "alpha[0]" = {kind = "logspace", start = 0.001, stop = 0.3, num = 40}
   xi = {kind = "values", values = [0.0, 0.05, 0.1]}
 
+  [derived]                          # optional: parameters computed from others, per point
+  "alpha[1]" = "budget - alpha[0]"   # (budget: a named constant in [fixed])
+
   [reduce]                           # optional: reduce over these axes
   over = ["alpha[0]"]
   ops = ["min", "argmin"]            # min, max, argmin, argmax
@@ -43,6 +46,39 @@ a log scale; ``start`` and ``stop`` are the **endpoints themselves**, not
 base-10 exponents — ``numpy.geomspace``), and ``values`` (an explicit list).
 An axis named ``alpha`` sets every collective's ``alpha``; ``alpha[1]`` sets
 collective 1's only, the others coming from ``[fixed]``.
+
+**Derived parameters.** ``[derived]`` maps a parameter (``alpha[1]``; or
+``alpha``, every collective) to an expression in a string: numbers, names,
+``+ - * /``, parentheses, ``min(a, b, ...)`` and ``max(a, b, ...)``, parsed
+with :mod:`ast` (never evaluated as Python; :mod:`acajax.sweep._expr`). Names
+are axes, fixed parameters, other derived parameters (``alpha[0]``; a
+per-collective name without an index means the entry's own collective, so
+``delta = "max(0, 1 - 2 * p)"`` links each collective's pair), **named
+constants** (a ``[fixed]`` number that is not a parameter, such as
+``budget``; allowed only when an expression reads it) and **variable axes**
+(an axis whose name is not a parameter, such as ``t``, read only by
+expressions: ``"alpha[0]" = "budget * t"`` makes a split axis). Checked
+before anything compiles: bad syntax, unknown names, a cycle, a parameter
+both on an axis and derived (or both fixed for every collective and
+derived) are each a :class:`SpecError` naming the key. Each derived value is
+evaluated in NumPy over every point of the axes it depends on (at most
+``MAX_CHECK_POINTS``), and must lie in its parameter's domain; when masses
+are derived, the total-mass check evaluates each group of collectives
+linked by shared axes over its axes and adds the groups' largest totals
+(exact when the linked masses share their axes, as in a split). In the
+kernel they are computed per point, in the spec's dtype, NaN outside their
+domain (with ``run.allow_out_of_domain``). The results get a column per
+derived value that depends on kept axes only, after the kept axes.
+
+**The strategy.** ``strategy`` takes names, ``"feature_label"`` or
+``"feature_only"``: fixed (one name, or a list of M) or swept with a values
+axis (``strategy`` for every collective, ``strategy[0]`` for one). The
+bounds ``exact`` (per-point strategies) and ``by_strategy`` (Theorem 1 while
+every collective is feature-label, else the sound Theorem 2; see
+:mod:`acajax.sweep._registry`) read it; with a ``[scenario]``, the overlap
+xi the closed forms take from it follows each point's strategies (SPEC §3),
+and ``scenario.feature_only`` must then stay false. Result tables hold the
+names (in kept axes and in ``argmin``/``argmax`` columns).
 
 A ``[scenario]`` is what the bound ``exact`` (the exact worst-case success of
 :mod:`acajax.mixtures`, SPEC §2) evaluates, at each point's masses ``alpha``
@@ -77,7 +113,10 @@ import numpy as np
 
 from acajax.runs import _spec as spec_io
 from acajax.runs._spec import SpecError
-from acajax.sweep._registry import BOUNDS, PARAMETERS, SCENARIO_PARAMETERS, chunk_bytes
+from acajax.sweep import _expr
+from acajax.sweep._registry import (BOUNDS, PARAMETERS, SCENARIO_PARAMETERS, Param,
+                                    chunk_bytes, derived_columns, derived_dependencies,
+                                    derived_values, strategy_code)
 
 __all__ = [
     "AXIS_KINDS",
@@ -127,13 +166,18 @@ COMPILE_S = 1.0
 PYTHON_SOURCE = "<SweepSpec>"
 
 _TOP_KEYS = ("name", "description", "collectives", "targets", "bounds", "collective", "dtype",
-             "scenario", "fixed", "axes", "reduce", "run")
+             "scenario", "fixed", "axes", "derived", "reduce", "run")
+# Host evaluation of a derived parameter (domain and total-mass checks): at most this many
+# points of the axes it depends on.
+MAX_CHECK_POINTS = 2**22
 _SCENARIO_KEYS = ("p0", "signal_maps", "feature_only")
 _RUN_KEYS = ("chunk_points", "memory_cap_mb", "max_hours", "allow_out_of_domain")
 _AXIS_NAME = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(-?\d+)\])?$")
 
 
 _fail = spec_io.fail
+# The domain of a variable axis (a named number that [derived] expressions read).
+_FREE = Param(False, -math.inf, math.inf, True, True, "a named variable")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,11 +231,19 @@ class Axis:
       return np.linspace(self.start, self.stop, self.num, dtype=np.float64)
     if self.kind == "logspace":
       return np.geomspace(self.start, self.stop, self.num, dtype=np.float64)
+    if any(isinstance(v, str) for v in self.values):   # a strategy axis: its codes
+      return np.asarray([strategy_code(v) for v in self.values], dtype=np.float64)
     return np.asarray(self.values, dtype=np.float64)
+
+  @property
+  def categorical(self) -> bool:
+    """Whether the values are names (a ``strategy`` axis) rather than numbers."""
+    return self.kind == "values" and any(isinstance(v, str) for v in self.values or ())
 
   def to_dict(self) -> dict[str, Any]:
     if self.kind == "values":
-      return {"kind": "values", "values": [float(v) for v in self.values]}
+      return {"kind": "values",
+              "values": [v if isinstance(v, str) else float(v) for v in self.values]}
     return {"kind": self.kind, "start": float(self.start), "stop": float(self.stop),
             "num": int(self.num)}
 
@@ -276,9 +328,13 @@ class SweepSpec:
     max_hours: :func:`acajax.sweep.run` refuses a sweep estimated to take
       longer (:func:`estimated_seconds`); not part of the fingerprint, and
       written to TOML only when it is not the default, 24.
-    allow_out_of_domain: evaluate grid points whose masses sum to 1 or more
-      (NaN there: outside every bound's domain) instead of refusing the
-      spec; not part of the fingerprint, written to TOML only when true.
+    allow_out_of_domain: evaluate grid points whose masses sum to 1 or more,
+      or whose derived parameters leave their domain (NaN there: outside
+      every bound's domain) instead of refusing the spec; not part of the
+      fingerprint, written to TOML only when true.
+    derived: parameter (as ``alpha[1]``, or ``alpha`` for every collective)
+      -> an expression over axes, fixed values, named constants and other
+      derived parameters (module docstring, "Derived parameters").
     source: where the spec came from, for error messages.
   """
   axes: Mapping[str, Axis]
@@ -296,6 +352,7 @@ class SweepSpec:
   memory_cap_mb: float = DEFAULT_MEMORY_CAP_MB
   max_hours: float = DEFAULT_MAX_HOURS
   allow_out_of_domain: bool = False
+  derived: Mapping[str, str] = dataclasses.field(default_factory=dict)
   source: str = dataclasses.field(default=PYTHON_SOURCE, compare=False)
 
   # -- derived views ------------------------------------------------------
@@ -324,8 +381,12 @@ class SweepSpec:
 
   def to_dict(self) -> dict[str, Any]:
     """A plain dict in the TOML layout (round-trips through :func:`parse`)."""
-    fixed = {k: (list(map(float, v)) if isinstance(v, (list, tuple, np.ndarray)) else float(v))
-             for k, v in self.fixed.items()}
+    def number(v):
+      return v if isinstance(v, str) else float(v)   # strategy names stay names
+    fixed = {k: ([number(x) for x in v] if isinstance(v, (list, tuple, np.ndarray))
+                 else number(v)) for k, v in self.fixed.items()}
+    # Only when present, so specs without derived parameters keep their fingerprints.
+    derived = {"derived": dict(self.derived)} if self.derived else {}
     # Only when present, so specs without one keep their fingerprints.
     scenario = self.scenario
     if isinstance(scenario, Mapping):   # not yet validated
@@ -342,6 +403,7 @@ class SweepSpec:
         "collectives": int(self.collectives), "targets": list(self.target_labels),
         "bounds": list(self.bounds), "collective": list(self.collective), "dtype": self.dtype,
         **scenario, "fixed": fixed, "axes": {k: a.to_dict() for k, a in self.axes.items()},
+        **derived,
         "reduce": {"over": list(self.reduce.over), "ops": list(self.reduce.ops)},
         "run": {"chunk_points": int(self.chunk_points),
                 "memory_cap_mb": float(self.memory_cap_mb), **hours},
@@ -469,6 +531,7 @@ def parse(data: Mapping[str, Any], *, source: str = "<dict>") -> SweepSpec:
       memory_cap_mb=run.get("memory_cap_mb", DEFAULT_MEMORY_CAP_MB),
       max_hours=run.get("max_hours", DEFAULT_MAX_HOURS),
       allow_out_of_domain=run.get("allow_out_of_domain", False),
+      derived=dict(_table(source, "derived", data.get("derived", {}))),
       source=source)
   return spec.validated()
 
@@ -632,15 +695,40 @@ def _validate(spec: SweepSpec) -> SweepSpec:
     raise _fail(src, "scenario", f"missing: the bound {users[0]!r} needs a finite scenario, a "
                                  "[scenario] table with p0 = (n, K) joint table and "
                                  "signal_maps = (M, n) point indices")
-  derived = set(SCENARIO_PARAMETERS) if scenario is not None else set()
+  # Parameters a [scenario] determines (SPEC §3); the strategy from its feature_only.
+  from_scenario = set(SCENARIO_PARAMETERS) | {"strategy"} if scenario is not None else set()
 
-  # Fixed parameters.
+  # Derived parameters: parsed first, for the names their expressions read.
+  if not isinstance(spec.derived, Mapping):
+    raise _fail(src, "derived", f"must be a table of parameter = \"expression\"; got "
+                                f"{spec_io.describe(spec.derived)}")
+  exprs: dict[str, _expr.Expr] = {}
+  for key, text in spec.derived.items():
+    try:
+      exprs[key] = _expr.parse_expression(text)
+    except _expr.ExprError as err:
+      raise _fail(src, f"derived.{_quote(key)}", str(err)) from None
+  read_names = {base for e in exprs.values() for base, _ in e.names}
+
+  # Fixed parameters (and named constants that expressions read).
   fixed = {}
+  constants = set()
   for name, value in spec.fixed.items():
     key = f"fixed.{name}"
     if name not in PARAMETERS:
-      raise _fail(src, key, f"unknown parameter; known parameters: {', '.join(PARAMETERS)}")
+      if name not in read_names or not _AXIS_NAME.fullmatch(name) or "[" in name:
+        raise _fail(src, key, f"unknown parameter; known parameters: {', '.join(PARAMETERS)} "
+                              "(a named constant is allowed when a [derived] expression "
+                              "reads it)")
+      if not _is_number(value) or not math.isfinite(value):
+        raise _fail(src, key, f"a named constant must be one finite number; got {value!r}")
+      fixed[name] = float(value)
+      constants.add(name)
+      continue
     param = PARAMETERS[name]
+    if param.choices:
+      fixed[name] = _check_choices(src, key, name, value, param, m)
+      continue
     if isinstance(value, (list, tuple, np.ndarray)):
       if not param.per_collective:
         raise _fail(src, key, f"{name} is one number per scenario; got a list")
@@ -656,11 +744,19 @@ def _validate(spec: SweepSpec) -> SweepSpec:
     raise _fail(src, "axes", "must define at least one axis")
   axes = {}
   swept: dict[str, set] = {}
+  variables = set()
   for name, axis in spec.axes.items():
     key = f"axes.{_quote(name)}"
+    if _AXIS_NAME.fullmatch(name) and name not in PARAMETERS and name in read_names:
+      # A variable axis: a named number that only [derived] expressions read.
+      if name in fixed:
+        raise _fail(src, key, f"{name} is both fixed and swept; remove fixed.{name}")
+      axes[name] = _validate_axis(src, key, name, axis, _FREE)
+      variables.add(name)
+      continue
     base, index = _split_axis_name(src, key, name, PARAMETERS, m)
     param = PARAMETERS[base]
-    if base not in needed | optional:
+    if base not in needed | optional and base not in read_names:
       raise _fail(src, key, f"{base} is used by none of the bounds {list(spec.bounds)}; "
                             f"they use: {', '.join(sorted(needed | optional))}")
     components = swept.setdefault(base, set())
@@ -674,17 +770,70 @@ def _validate(spec: SweepSpec) -> SweepSpec:
                             f"one collective, as in {base}[0]")
     axes[name] = _validate_axis(src, key, base, axis, param)
 
+  # Derived parameters: keys, conflicts, the names they read, cycles.
+  derived_parts: dict[str, set] = {}
+  for key, e in exprs.items():
+    where = f"derived.{_quote(key)}"
+    match = _AXIS_NAME.match(key)
+    if match is None or match.group(1) not in PARAMETERS:
+      raise _fail(src, where, f"a derived key is a parameter, optionally with a collective "
+                              f"index as in alpha[1]; known parameters: "
+                              f"{', '.join(p for p in PARAMETERS if not PARAMETERS[p].choices)} "
+                              "(named constants go in [fixed])")
+    base, index = _split_axis_name(src, where, key, PARAMETERS, m)
+    param = PARAMETERS[base]
+    if param.choices:
+      raise _fail(src, where, f"{base} takes names ({', '.join(param.choices)}), not "
+                              "numbers: fix it or sweep it with a values axis")
+    whole = set(range(m)) if param.per_collective else {None}
+    new = whole if index is None else {index}
+    if swept.get(base, set()) & new:
+      raise _fail(src, where, f"{key} is both on an axis and derived; remove one of them")
+    if derived_parts.get(base, set()) & new:
+      raise _fail(src, where, f"derives {base} twice (a key '{base}' covers every collective)")
+    derived_parts.setdefault(base, set()).update(new)
+    if index is None and base in fixed:
+      raise _fail(src, where, f"{base} is both fixed and derived; remove fixed.{base} or "
+                              f"derive one collective, as in {base}[0]")
+    if base not in needed | optional and base not in read_names:
+      raise _fail(src, where, f"{base} is used by none of the bounds {list(spec.bounds)}; "
+                              f"they use: {', '.join(sorted(needed | optional))}")
+  known = sorted(set(fixed) | set(axes) | set(exprs))
+  for key, e in exprs.items():
+    where = f"derived.{_quote(key)}"
+    param = PARAMETERS[key.split("[")[0]]
+    for name, at in e.names:
+      problem = _name_problem(name, at, param.per_collective, m, fixed, swept, derived_parts,
+                              exprs, constants, variables)
+      if problem:
+        raise _fail(src, where, f"{problem} in {e.text!r}; names it may read: "
+                                f"{', '.join(known)}")
+  try:
+    order = _expr.evaluation_order(exprs, lambda key, e: _reads(key, e, exprs, m))
+  except _expr.ExprError as err:
+    raise _fail(src, "derived", f"the derived parameters depend on each other in a cycle: "
+                                f"{err}") from None
+  exprs = {key: exprs[key] for key in order}
+
   # Every needed parameter is determined.
   for name in sorted(needed):
     param = PARAMETERS[name]
     whole = set(range(m)) if param.per_collective else {None}
-    if name in fixed or swept.get(name, set()) >= whole or name in derived:
+    given = swept.get(name, set()) | derived_parts.get(name, set())
+    if name in fixed or given >= whole or name in from_scenario:
       continue
-    missing = sorted(whole - swept.get(name, set()))
+    missing = sorted(whole - given)
     hint = "" if missing == [None] else f" (collectives {missing} are not swept)"
     users = [b for b in spec.bounds if name in BOUNDS[b].params]
+    domain = (f"one of {', '.join(param.choices)}" if param.choices
+              else f"domain {_range_text(param)}")
     raise _fail(src, f"fixed.{name}", f"required by {', '.join(users)} but neither fixed nor "
-                                      f"swept{hint}; domain {_range_text(param)}")
+                                      f"swept{hint}; {domain}")
+  if scenario is not None and ("strategy" in fixed or "strategy" in swept):
+    flags = scenario.feature_only
+    if flags is True or (isinstance(flags, tuple) and any(flags)):
+      raise _fail(src, "scenario.feature_only", "the strategy is also fixed or swept; give "
+                                                "it in one place (leave feature_only false)")
 
   # Reductions.
   over = spec.reduce.over
@@ -699,16 +848,22 @@ def _validate(spec: SweepSpec) -> SweepSpec:
   if over and not spec.reduce.ops:
     raise _fail(src, "reduce.ops", f"must list at least one of {', '.join(REDUCE_OPS)}")
 
-  if not spec.allow_out_of_domain:
-    _check_alpha_total(src, fixed, axes, m, spec.dtype)
   spec = dataclasses.replace(spec, collectives=m, targets=tuple(int(t) for t in targets),
                              scenario=scenario, fixed=fixed, axes=axes,
+                             derived={key: e.text for key, e in exprs.items()},
                              chunk_points=int(spec.chunk_points),
                              memory_cap_mb=float(spec.memory_cap_mb),
                              max_hours=float(spec.max_hours),
                              allow_out_of_domain=bool(spec.allow_out_of_domain),
                              bounds=tuple(spec.bounds), collective=tuple(spec.collective),
                              reduce=Reduce(tuple(over), tuple(spec.reduce.ops)))
+  if not spec.allow_out_of_domain:
+    if exprs:
+      _check_derived_domains(spec)
+    if any(k == "alpha" or k.startswith("alpha[") for k in exprs):
+      _check_linked_alpha_total(spec)
+    else:
+      _check_alpha_total(src, fixed, axes, m, spec.dtype)
   _check_memory(spec)
   return spec
 
@@ -739,7 +894,7 @@ def _num_outputs(m: int, bounds: Sequence[str], collective: Sequence[str]) -> in
 
 def _num_result_columns(spec: SweepSpec) -> int:
   """``len(result_columns(spec))``, counted without building the names."""
-  kept = sum(name not in spec.reduce.over for name in spec.axes)
+  kept = sum(name not in spec.reduce.over for name in spec.axes) + len(derived_columns(spec))
   outputs = _num_outputs(spec.collectives, spec.bounds, spec.collective)
   if not spec.reduce.over:
     return kept + outputs
@@ -773,6 +928,8 @@ def _check_alpha_total(src: str, fixed, axes, m: int, dtype: str) -> None:
       largest[c] = value[c] if per else value
       where[c] = f"fixed.alpha[{c}]" if per else "fixed.alpha"
   for name, axis in axes.items():
+    if name.split("[")[0] not in PARAMETERS:       # a variable axis
+      continue
     base, index = _split_axis_name(src, name, name, PARAMETERS, m)
     if base != "alpha":
       continue
@@ -793,6 +950,206 @@ def _check_alpha_total(src: str, fixed, axes, m: int, dtype: str) -> None:
                           "total, alpha_total, must stay below 1 at every point (SPEC §1), "
                           "so lower the masses or the axes' largest values (or set "
                           "run.allow_out_of_domain = true for NaN at those points)")
+
+
+def _check_choices(src: str, key: str, name: str, value, param, m: int):
+  """A fixed name-valued parameter (``strategy``): one name, or M names."""
+  def one(k, v):
+    if v not in param.choices:
+      raise _fail(src, k, f"must be one of {', '.join(param.choices)}; got {v!r}")
+    return v
+  if isinstance(value, (list, tuple)):
+    if len(value) != m:
+      raise _fail(src, key, f"must have one entry per collective ({m}); got {len(value)}")
+    return tuple(one(f"{key}[{i}]", v) for i, v in enumerate(value))
+  return one(key, value)
+
+
+def _name_problem(name, index, per_collective_key, m, fixed, swept, derived_parts, exprs,
+                  constants, variables) -> str | None:
+  """Why a name read by a derived expression cannot be resolved, or None."""
+  if name not in PARAMETERS:
+    if name in constants or name in variables:
+      return None if index is None else f"{name} is one number; it takes no index"
+    return f"unknown name {name!r} (not an axis, a fixed value or a derived parameter)"
+  param = PARAMETERS[name]
+  if param.choices:
+    return f"{name} takes names, which expressions cannot read"
+  if not param.per_collective:
+    if index is not None:
+      return f"{name} is one number per scenario; it takes no collective index"
+    return None if (name in fixed or None in swept.get(name, set())
+                    or None in derived_parts.get(name, set())) else (
+        f"{name} is neither fixed, swept nor derived")
+  if index is None and not per_collective_key:
+    return f"{name} has one value per collective: write {name}[0], {name}[1], ..."
+  if index is not None and not 0 <= index < m:
+    return f"collective index of {name} must be in [0, {m - 1}] (collectives = {m}); got {index}"
+  needed = set(range(m)) if index is None else {index}
+  given = swept.get(name, set()) | derived_parts.get(name, set())
+  if name in fixed or needed <= given:
+    return None
+  return f"{name}{list(sorted(needed - given))} is neither fixed, swept nor derived"
+
+
+def _reads(key, e, exprs, m):
+  return _expr.reads(key, e, list(exprs),
+                     lambda n: n in PARAMETERS and PARAMETERS[n].per_collective)
+
+
+def _open_mesh(spec: SweepSpec, names) -> dict[str, np.ndarray]:
+  """Axis values at the spec's dtype, each along its own dimension (an open mesh)."""
+  names = [n for n in spec.axes if n in names]
+  dtype = np.dtype(spec.dtype)
+  mesh = {}
+  for i, name in enumerate(names):
+    shape = [1] * len(names)
+    shape[i] = len(spec.axes[name])
+    mesh[name] = spec.axes[name].to_numpy().astype(dtype).reshape(shape)
+  return mesh
+
+
+def _check_points(spec: SweepSpec, key: str, names) -> None:
+  size = math.prod(len(spec.axes[n]) for n in names)
+  if size > MAX_CHECK_POINTS:
+    raise _fail(spec.source, key, f"depends on axes {', '.join(sorted(names))} with {size:,} "
+                                  f"points together; its domain is checked on the host over "
+                                  f"at most {MAX_CHECK_POINTS:,} (shorten those axes, or set "
+                                  "run.allow_out_of_domain = true for NaN where it leaves "
+                                  "its domain)")
+
+
+def _where(spec: SweepSpec, mesh, flat_index) -> str:
+  """The axis values at a position of an open mesh, as text."""
+  names = list(mesh)
+  if not names:
+    return "at every point"
+  digits = np.unravel_index(flat_index, tuple(mesh[n].size for n in names))
+  return "at " + ", ".join(f"{n} = {float(mesh[n].reshape(-1)[d]):g}"
+                           for n, d in zip(names, digits))
+
+
+def _check_derived_domains(spec: SweepSpec) -> None:
+  """Every derived value lies in its parameter's domain at every grid point.
+
+  Each key is evaluated in NumPy, at the spec's dtype, over every point of
+  the axes it depends on (an open mesh, at most ``MAX_CHECK_POINTS``): the
+  check is exact, not a bound.
+  """
+  dtype = np.dtype(spec.dtype)
+  for key, axes in derived_dependencies(spec).items():
+    where = f"derived.{_quote(key)}"
+    _check_points(spec, where, axes)
+    mesh = _open_mesh(spec, axes)
+    with np.errstate(all="ignore"):
+      values = derived_values(spec, mesh, np, lambda v: np.asarray(v, dtype), keys=[key])
+    base = key.split("[")[0]
+    param = PARAMETERS[base]
+    shape = tuple(a.size for a in mesh.values())
+    for (name, c), value in values.items():
+      if name != base or (("[" in key) and c != int(key[len(base) + 1:-1])):
+        continue
+      value = np.broadcast_to(np.asarray(value, dtype), shape).reshape(-1)
+      low = value >= param.low if param.low_inclusive else value > param.low
+      high = value <= param.high if param.high_inclusive else value < param.high
+      bad = ~(low & high)
+      if bad.any():
+        i = int(np.argmax(bad))
+        label = base if c is None else f"{base}[{c}]"
+        raise _fail(spec.source, where, f"{label} = {float(value[i]):g} {_where(spec, mesh, i)}, "
+                                        f"outside its domain {_range_text(param)} (or set "
+                                        "run.allow_out_of_domain = true for NaN there)")
+
+
+def _check_linked_alpha_total(spec: SweepSpec) -> None:
+  """Total mass < 1 at every grid point when some masses are derived (SPEC §1).
+
+  The collectives are grouped by the axes their masses depend on (linked
+  through shared axes); each group's total is evaluated in NumPy, at the
+  spec's dtype and in collective order, over every point of its axes, and
+  the largest totals of the groups are added. Exact when one group holds
+  every collective with a varying mass (as in a split of a budget).
+  """
+  m, dtype = spec.collectives, np.dtype(spec.dtype)
+  deps = derived_dependencies(spec)
+  parts: list[tuple[int, frozenset]] = []
+  for c in range(m):
+    if f"alpha[{c}]" in deps:
+      axes = deps[f"alpha[{c}]"]
+    elif "alpha" in deps:
+      axes = deps["alpha"]
+    else:
+      axes = frozenset(n for n in (f"alpha[{c}]", "alpha") if n in spec.axes)
+    parts.append((c, axes))
+  groups: list[tuple[list[int], set]] = []
+  for c, axes in parts:
+    merged = [g for g in groups if g[1] & axes]
+    members, names = [c], set(axes)
+    for g in merged:
+      groups.remove(g)
+      members += g[0]
+      names |= g[1]
+    groups.append((sorted(members), names))
+  total = np.zeros((), dtype)
+  details = []
+  for members, names in groups:
+    _check_points(spec, "derived", names)
+    mesh = _open_mesh(spec, names)
+    shape = tuple(a.size for a in mesh.values())
+    keys = [k for k in deps if k == "alpha" or k in {f"alpha[{c}]" for c in members}]
+    with np.errstate(all="ignore"):
+      values = derived_values(spec, mesh, np, lambda v: np.asarray(v, dtype), keys=keys)
+    group_total = np.zeros(shape, dtype)
+    for c in members:
+      if ("alpha", c) in values:
+        value = values[("alpha", c)]
+      elif f"alpha[{c}]" in mesh:
+        value = mesh[f"alpha[{c}]"]
+      elif "alpha" in mesh:
+        value = mesh["alpha"]
+      else:
+        given = spec.fixed["alpha"]
+        value = given[c] if isinstance(given, tuple) else given
+      group_total = group_total + np.asarray(value, dtype)
+    flat = np.broadcast_to(group_total, shape).reshape(-1)
+    i = int(np.nanargmax(flat)) if flat.size and not np.all(np.isnan(flat)) else 0
+    total = total + flat[i]
+    details.append(f"collectives {members} sum to {float(flat[i]):.6g} {_where(spec, mesh, i)}")
+  if total >= 1:
+    raise _fail(spec.source, "derived", f"the collectives' masses can sum to "
+                                        f"{float(total):.6g} >= 1 at a grid point "
+                                        f"({'; '.join(details)}); alpha_total must stay below 1 "
+                                        "at every point (SPEC §1) (or set "
+                                        "run.allow_out_of_domain = true for NaN there)")
+
+
+def finish_table(spec: SweepSpec, data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+  """Adds the derived parameters' columns and names the strategies of a result table.
+
+  ``data`` holds the kept axes' columns (one value per row, as codes for a
+  ``strategy`` axis) and the outputs; a derived parameter that depends on
+  kept axes only gets its column (:func:`~acajax.sweep._registry.derived_columns`),
+  and strategy codes, in kept axes and in ``argmin``/``argmax`` columns,
+  become their names.
+  """
+  dtype = np.dtype(spec.dtype)
+  columns = derived_columns(spec)
+  if columns:
+    rows = len(next(iter(data.values()))) if data else 1
+    grid = {name: np.asarray(data[name]) for name in spec.axes if name in data}
+    keys = [k for k, axes in derived_dependencies(spec).items() if axes <= set(grid)]
+    with np.errstate(all="ignore"):
+      values = derived_values(spec, grid, np, lambda v: np.asarray(v, dtype), keys=keys)
+    for column, (base, c) in columns.items():
+      data[column] = np.broadcast_to(np.asarray(values[(base, c)], dtype), (rows,)).copy()
+  names = np.asarray(PARAMETERS["strategy"].choices, dtype=object)
+  for column in list(data):
+    axis = column.rsplit(".", 1)[-1] if ".arg" in column else column
+    if axis in spec.axes and spec.axes[axis].categorical:
+      codes = np.asarray(data[column], np.float64)
+      known = np.isfinite(codes)
+      data[column] = np.where(known, names[np.where(known, codes, 0).astype(int)], None)
+  return data
 
 
 def _validate_scenario(src: str, scenario, m: int, targets, dtype: str) -> Scenario:
@@ -859,6 +1216,18 @@ def _validate_axis(src: str, key: str, name: str, axis, param) -> Axis:
     axis = _parse_axis(src, key, axis)
   if axis.kind not in AXIS_KINDS:
     raise _fail(src, f"{key}.kind", f"must be one of {', '.join(AXIS_KINDS)}; got {axis.kind!r}")
+  if param.choices:
+    values = axis.values if axis.kind == "values" and axis.values is not None else ()
+    if not values:
+      raise _fail(src, key, f"{name} takes names: sweep it with a values axis such as "
+                            f'{{kind = "values", values = {list(param.choices)!r}}}')
+    for i, v in enumerate(values):
+      if v not in param.choices:
+        raise _fail(src, f"{key}.values[{i}]", f"must be one of {', '.join(param.choices)}; "
+                                               f"got {v!r}")
+    if len(set(values)) != len(values):
+      raise _fail(src, f"{key}.values", f"lists a value twice: {list(values)}")
+    return Axis("values", values=tuple(values))
   if axis.kind == "values":
     values = axis.values if axis.values is not None else ()
     if len(values) == 0:
