@@ -30,7 +30,7 @@ MATHS_LAYER = ("acajax._checks", "acajax._devices", "acajax._version", "acajax.b
                "acajax.optimize",
                "acajax.planting", "acajax.datasets", "acajax.learners", "acajax.ratings",
                "acajax.rating_collectives", "acajax.recommender", "acajax.svd",
-               "acajax.rating_eval")
+               "acajax.rating_eval", "acajax.clustering")
 # Old homes of moved modules: each is the new module under its old name, with a warning.
 MOVED_MODULES = {"acajax.sweep_spec": "acajax.sweep._spec", "acajax.validate": "acajax.runs.validate",
                  "acajax.rec_experiment": "acajax.runs.recommender",

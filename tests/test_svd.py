@@ -154,3 +154,12 @@ def test_matches_surprise_svd_rmse_and_top10_on_the_same_split():
   seed_to_seed = _jaccard(top_surprise, top_other_seed)
   assert _jaccard(top_ours, top_surprise) >= seed_to_seed
   assert seed_to_seed < 0.9          # the comparison means something: seeds do differ
+
+
+def test_predict_out_of_range_raises_on_the_host_and_is_nan_under_jit():
+  import jax
+  params = svd.fit(*_small_ratings(1), num_users=9, num_items=11, config=SMALL)
+  with pytest.raises(ValueError, match=r"items must be indices in \[0, 11\)"):
+    svd.predict(params, [0], [11])
+  out = jax.jit(svd.predict)(params, np.array([0, 9, -1]), np.array([0, 0, 3]))
+  assert np.isfinite(out[0]) and np.isnan(out[1]) and np.isnan(out[2])

@@ -222,6 +222,22 @@ def test_spec_errors_name_the_key(fixed, axes, derived, match):
     sweep.loads(text, source="s.toml")
 
 
+@pytest.mark.parametrize("strategy", ['fixed.strategy = ["feature_label", "feature_only"]',
+                                      'axes.strategy = {kind = "values", values = '
+                                      '["feature_label", "feature_only"]}'])
+def test_theorem_1_is_refused_where_a_collective_plays_feature_only(strategy):
+  section, line = strategy.split(".", 1)
+  text = BASE.format(fixed=line if section == "fixed" else "",
+                     axes=line if section == "axes" else "", derived='"alpha[1]" = "0.05"')
+  text = text.replace("delta = 0.5", "delta = 0.5\np = 0.5")
+  with pytest.raises(sweep.SpecError, match=r"bounds: feature_label assumes every collective "
+                                            r"plays feature-label .*use by_strategy"):
+    sweep.loads(text.replace('bounds = ["feature_label"]', 'bounds = ["by_strategy", '
+                             '"feature_label"]'), source="s.toml")
+  sweep.loads(text.replace('bounds = ["feature_label"]', 'bounds = ["by_strategy"]'),
+              source="s.toml")
+
+
 def test_out_of_domain_derived_values_are_nan_when_allowed():
   spec = SweepSpec(axes={"alpha[0]": Axis.of([0.02, 0.08])}, bounds=("feature_label",),
                    collectives=2, fixed={"budget": 0.05, "xi_c": 0.01, "xi": 0.1, "delta": 0.5,

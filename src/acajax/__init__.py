@@ -13,8 +13,9 @@ The maths layer (pure JAX and NumPy; see ARCHITECTURE.md):
 * :mod:`acajax.ratings`, :mod:`acajax.rating_collectives`,
   :mod:`acajax.recommender` — promoting and demoting collectives on a
   matrix-factorisation recommender; :mod:`acajax.svd` — the study's model,
-  Surprise's ``SVD``, reproduced in JAX, and :mod:`acajax.rating_eval` (splits,
-  RMSE/MAE, k-fold CV, batched grid search).
+  Surprise's ``SVD``, reproduced in JAX, :mod:`acajax.rating_eval` (splits,
+  RMSE/MAE, k-fold CV, batched grid search) and :mod:`acajax.clustering`
+  (k-means, k-medoids of the MF user vectors).
 
 Sweeps and the run layer:
 
@@ -44,8 +45,8 @@ from acajax.bounds import (
     scenario_bounds,
 )
 
-_LAZY_MODULES = ("bench", "datasets", "learners", "planting", "rating_collectives", "ratings",
-                 "rating_eval", "recommender", "runs", "svd", "sweep")
+_LAZY_MODULES = ("bench", "clustering", "datasets", "learners", "planting", "rating_collectives",
+                 "ratings", "rating_eval", "recommender", "runs", "svd", "sweep")
 # Old homes of moved modules: importing them works and warns (DeprecationWarning).
 _MOVED_MODULES = ("demo", "plots", "rec_experiment", "sweep_spec", "validate")
 
@@ -64,6 +65,7 @@ __all__ = [
     "__version__",
     "bench",
     "bounds",
+    "clustering",
     "critical_mass",
     "datasets",
     "feature_label",

@@ -483,7 +483,8 @@ def _validate(args: argparse.Namespace) -> int:
 
   spec, result = _run_spec(args, validate, "validate", VALIDATE_FILES)
   frame = result.frame
-  keys = [k for k in ('configuration', 'mass_scale', 'noise', 'seed') if k in frame.columns]
+  keys = [k for k in ('configuration', 'mass_scale', 'split_t', 'noise', 'seed')
+          if k in frame.columns]
   print(f"{spec.name}: {frame[keys].drop_duplicates().shape[0]} "
         f"models ({spec.learner} on {spec.dataset}) trained in {result.compile_and_train_s:.2f} s "
         f"(compile included); {len(frame)} rows written to {args.out}")
@@ -492,6 +493,12 @@ def _validate(args: argparse.Namespace) -> int:
     print(f"acajax validate: warning: {bad} model(s) diverged (non-finite loss or parameters; "
           "rows with diverged = True): they are reported with NaN success, not scored; lower "
           "train.learning_rate", file=sys.stderr)
+  if "converged" in frame.columns and not frame["converged"].all():
+    models = frame[keys].drop_duplicates().shape[0]
+    moving = frame.loc[~frame["converged"], keys].drop_duplicates().shape[0]
+    print(f"acajax validate: note: {moving} of {models} model(s) had not converged (loss still "
+          "moving by 1% or more over the last tenth of the steps, or diverged; rows with "
+          "converged = False): more train.steps would change them", file=sys.stderr)
   return 0
 
 
@@ -695,7 +702,7 @@ def build_parser() -> argparse.ArgumentParser:
   validate = sub.add_parser(
       "validate", help="train flax learners on planted data; measured success beside the bounds",
       description="Plant the collectives of SPEC.toml (dataset, learner, collectives, seeds, "
-                  "mass grid), train every model in one vmapped call, and write results.csv "
+                  "mass grid or budget split), train every model in one vmapped call, and write results.csv "
                   "(measured success, clean accuracy, bounds, exact success, effective eps) "
                   "and success_vs_mass.png into --out.")
   validate.add_argument("spec", help="the validation spec (.toml; see examples/learners_spec.toml, "

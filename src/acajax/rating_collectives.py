@@ -10,6 +10,13 @@ The recommender counterpart of :mod:`acajax.planting`, with the same shape:
   heterogeneous one, since a uniform draw puts about 1/C of the members in
   any one cluster. Sizes are counts (int >= 1) or fractions of the users
   (float in (0, 1), rounded as :func:`acajax.planting.member_counts`).
+* the study's protocol (Karan et al.) draws members differently: distinct
+  seed clusters for the collectives (:func:`seed_clusters`, at random or
+  the farthest apart), each member from its seed cluster with a
+  **propensity** p, else from the other clusters (:func:`select_by_propensity`),
+  and as targets the collective's V collectively highest-rated items
+  (:func:`collective_top_items`); the clusters come from
+  :mod:`acajax.clustering` on the users' factor vectors.
 * a strategy is a function on the members' rows of the rating matrix,
   ``strategy(rows) -> rows'`` with rows of shape (n, I) and NaN where a
   member has not rated an item; the two archetypes of the study are
@@ -34,6 +41,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from acajax import clustering
 from acajax.planting import PlantingError, member_counts
 from acajax.ratings import Ratings
 from acajax.recommender import Extras
@@ -43,11 +51,16 @@ __all__ = [
     "CollectiveError",
     "RatingCollective",
     "RowStrategy",
+    "SEED_CLUSTERS",
     "check_homogeneity",
+    "check_propensity",
     "check_size",
+    "collective_top_items",
     "member_count",
     "overlay",
     "plant",
+    "seed_clusters",
+    "select_by_propensity",
     "select_members",
     "stack_extras",
     "targeted_demoter",
@@ -266,6 +279,201 @@ def select_members(clusters, size: int | float, homogeneity: float,
   members = np.concatenate([rng.choice(pool_home, num_home, replace=False),
                             rng.choice(pool_other, num_other, replace=False)])
   return np.sort(members).astype(np.int64), int(home)
+
+
+SEED_CLUSTERS = ("random", "farthest")
+
+
+def seed_clusters(clusters, count: int, *, how: str = "random",
+                  rng: np.random.Generator | int | None = None,
+                  metric: str = "euclidean") -> np.ndarray:
+  """Distinct seed (home) clusters for ``count`` collectives.
+
+  ``how="random"`` draws ``count`` distinct clusters uniformly. ``how="farthest"``
+  takes the pair of clusters whose centres (k-means) or medoids (k-medoids)
+  are farthest apart (ties: the lexicographically first pair), and for
+  ``count > 2`` adds greedily the cluster whose smallest distance to those
+  already taken is largest (ties: the lower cluster); it is deterministic and
+  ignores ``rng``. No two collectives share a seed cluster.
+
+  Args:
+    clusters: (U,) each user's cluster (``how="random"`` only: the clusters
+      are its distinct values), or (Q, d) the clusters' centres or medoid
+      vectors, row c for cluster c (:class:`acajax.clustering.Clustering`'s
+      ``centres``).
+    count: collectives, at most the number of clusters.
+    how: ``"random"`` or ``"farthest"``.
+    rng: Generator or seed (``"random"``).
+    metric: the distance between centres, ``"euclidean"`` or ``"cosine"``
+      (use the metric the clusters were found with).
+
+  Returns:
+    (count,) int64 distinct clusters; collective j's seed cluster is entry j
+    (``"farthest"``: the pair in increasing order, then in the order added).
+
+  Raises:
+    CollectiveError: fewer clusters than ``count``, an unknown ``how``, or
+      ``"farthest"`` given labels instead of centres.
+
+  Examples:
+    >>> import numpy as np
+    >>> from acajax import rating_collectives as rc
+    >>> centres = np.array([[0.0, 0.0], [1.0, 0.0], [5.0, 0.0], [2.0, 0.0]])
+    >>> rc.seed_clusters(centres, 2, how="farthest").tolist()
+    [0, 2]
+    >>> rc.seed_clusters(centres, 3, how="farthest").tolist()
+    [0, 2, 3]
+    >>> homes = rc.seed_clusters(np.arange(100) % 10, 2, how="random", rng=0)
+    >>> len(set(homes.tolist()))
+    2
+  """
+  if how not in SEED_CLUSTERS:
+    raise CollectiveError(f"how must be one of {', '.join(map(repr, SEED_CLUSTERS))}; got "
+                          f"{how!r}")
+  clusters = np.asarray(clusters)
+  if clusters.ndim not in (1, 2) or clusters.size == 0:
+    raise CollectiveError(f"clusters must be (U,) labels or (Q, d) centres; got shape "
+                          f"{clusters.shape}")
+  labels = np.unique(clusters) if clusters.ndim == 1 else np.arange(len(clusters))
+  if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
+    raise CollectiveError(f"count must be an integer >= 1 (the collectives); got {count!r}")
+  if count > len(labels):
+    raise CollectiveError(f"count: {count} collectives need {count} distinct seed clusters; "
+                          f"there are only {len(labels)} clusters")
+  if how == "random":
+    return np.random.default_rng(rng).choice(labels, count, replace=False).astype(np.int64)
+  if clusters.ndim != 2:
+    raise CollectiveError("clusters: how='farthest' needs the (Q, d) centres or medoid "
+                          f"vectors of the clusters; got labels of shape {clusters.shape}")
+  try:
+    dist = clustering.distances(clusters, metric=metric)
+  except clustering.ClusteringError as err:
+    raise CollectiveError(f"clusters: {err}") from None
+  if count == 1:
+    return np.zeros(1, np.int64)
+  upper = np.triu(np.ones_like(dist, bool), k=1)
+  first = np.unravel_index(np.argmax(np.where(upper, dist, -np.inf)), dist.shape)
+  chosen = [int(first[0]), int(first[1])]
+  while len(chosen) < count:
+    gap = dist[:, chosen].min(1)
+    gap[chosen] = -np.inf
+    chosen.append(int(np.argmax(gap)))
+  return np.array(chosen, np.int64)
+
+
+def check_propensity(p) -> None:
+  """Refuses a propensity outside [0, 1]."""
+  if not isinstance(p, (int, float, np.integer, np.floating)) or isinstance(
+      p, bool) or not 0.0 <= float(p) <= 1.0:
+    raise CollectiveError(f"p must be a probability in [0, 1] (the chance that a member comes "
+                          f"from the seed cluster); got {p!r}")
+
+
+def select_by_propensity(clusters, size: int | float, home: int, p: float,
+                         rng: np.random.Generator | int, *, exclude=None) -> np.ndarray:
+  """Draws a collective's members with propensity ``p`` to its seed cluster.
+
+  Each of the n members independently comes from the ``home`` cluster with
+  probability p, else uniformly from the users of every other cluster; all
+  without replacement and outside ``exclude``. The number from home is
+  therefore Binomial(n, p) (draw it, then draw that many users uniformly
+  from home and the rest uniformly from the others: the same law as drawing
+  member by member). Unlike :func:`select_members`, the share from home is
+  random, p on average.
+
+  Args:
+    clusters: (U,) each user's cluster.
+    size: a count or a fraction of U (:func:`member_count`).
+    home: the seed cluster (:func:`seed_clusters`).
+    p: the propensity, in [0, 1].
+    rng: Generator or seed.
+    exclude: user indices that may not be drawn (other collectives' members).
+
+  Returns:
+    (n,) sorted int64 user indices.
+
+  Raises:
+    CollectiveError: p outside [0, 1], a bad size, an unknown home, or a pool
+      that runs out (fewer available users than the draw asks of the home
+      cluster or of the others).
+
+  Examples:
+    >>> import numpy as np
+    >>> from acajax import rating_collectives as rc
+    >>> clusters = np.arange(100) % 10
+    >>> members = rc.select_by_propensity(clusters, 10, 3, 1.0, rng=0)
+    >>> len(members), int((clusters[members] == 3).sum())
+    (10, 10)
+    >>> others = rc.select_by_propensity(clusters, 10, 3, 0.0, rng=0, exclude=members)
+    >>> int((clusters[others] == 3).sum()), len(np.intersect1d(members, others))
+    (0, 0)
+  """
+  check_propensity(p)
+  clusters = np.asarray(clusters).reshape(-1)
+  count = member_count(size, len(clusters))
+  labels = np.unique(clusters)
+  if isinstance(home, bool) or home not in labels:
+    raise CollectiveError(f"home must be one of the clusters {labels.tolist()}; got {home!r}")
+  rng = np.random.default_rng(rng)
+  available = np.ones(len(clusters), bool)
+  if exclude is not None:
+    available[np.asarray(exclude, int).reshape(-1)] = False
+  pool_home = np.flatnonzero(available & (clusters == home))
+  pool_other = np.flatnonzero(available & (clusters != home))
+  num_home = int(rng.binomial(count, float(p)))
+  num_other = count - num_home
+  if num_home > len(pool_home) or num_other > len(pool_other):
+    raise CollectiveError(
+        f"pool runs out: the draw asks {num_home} of the {count} members from home cluster "
+        f"{home} (p = {float(p):g}) and {num_other} from the others, but they have "
+        f"{len(pool_home)} and {len(pool_other)} available users")
+  members = np.concatenate([rng.choice(pool_home, num_home, replace=False),
+                            rng.choice(pool_other, num_other, replace=False)])
+  return np.sort(members).astype(np.int64)
+
+
+def collective_top_items(dense_ratings, members, v: int) -> np.ndarray:
+  """The collective's ``v`` collectively highest-rated items: its target set.
+
+  An item's score is the **sum** of the members' ratings of it (an unrated
+  item counts 0). The sum, not the mean, is what makes an item *collectively*
+  high: it grows with how many members rated it as well as how high, so a
+  film one member rated 5 does not outrank one that 30 members rated 4 (the
+  mean would rank them the other way). Ratings are positive, so every item
+  some member rated comes before every item none rated.
+
+  Args:
+    dense_ratings: (U, I) ratings, NaN where not rated (:meth:`Ratings.dense`).
+    members: the collective's user indices.
+    v: items to take, 1..I.
+
+  Returns:
+    (v,) int64 item indices, highest score first (ties: lower item index).
+
+  Raises:
+    CollectiveError: no members, members out of range, or v outside 1..I.
+
+  Examples:
+    >>> import numpy as np
+    >>> from acajax import rating_collectives as rc
+    >>> m = np.array([[5.0, 4.0, np.nan, 1.0], [np.nan, 4.0, 5.0, 2.0], [3.0, 3.0, 1.0, 1.0]])
+    >>> rc.collective_top_items(m, [0, 1], 2).tolist()
+    [1, 0]
+  """
+  dense = np.asarray(dense_ratings, np.float64)
+  if dense.ndim != 2:
+    raise CollectiveError(f"dense_ratings must be a (U, I) matrix; got shape {dense.shape}")
+  members = np.asarray(members).reshape(-1)
+  if members.size == 0 or not np.issubdtype(members.dtype, np.integer):
+    raise CollectiveError(f"members must be a non-empty list of user indices; got "
+                          f"{members.tolist()}")
+  if members.min() < 0 or members.max() >= dense.shape[0]:
+    raise CollectiveError(f"members must be user indices in 0..{dense.shape[0] - 1}; got "
+                          f"values in {members.min()}..{members.max()}")
+  if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 1 <= v <= dense.shape[1]:
+    raise CollectiveError(f"v must be an integer in 1..{dense.shape[1]} (the items); got {v!r}")
+  score = np.nansum(dense[members], axis=0)
+  return np.argsort(-score, kind="stable")[:int(v)].astype(np.int64)
 
 
 def plant(matrix, strategies: Sequence[RowStrategy], members: Sequence) -> np.ndarray:

@@ -54,7 +54,7 @@ _QUANTITIES = {
     "feature_label": "Theorem 1 bound",
     "feature_only": "Theorem 2 bound",
     "feature_only_published": "Theorem 2 bound (published)",
-    "by_strategy": "bound of each collective's strategy",
+    "by_strategy": "Theorem 1 if all feature-label, else Theorem 2",
     "critical_mass_feature_label": "critical mass, Theorem 1",
     "critical_mass_feature_only": "critical mass, Theorem 2",
 }

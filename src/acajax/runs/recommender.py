@@ -25,7 +25,11 @@ one top-k list of the first seed's baseline (so HR without action is above
 0): the ``4 num_targets`` of them whose share of top-k lists is closest to
 their median share (rarely but not never recommended, so that a promoter has
 room to act and a demoter something to remove). Several niche sets are
-disjoint.
+disjoint. Or ``"collective_top"``: each collective's members' ``num_targets``
+collectively highest-rated items, per grid cell. The study's protocol
+(Karan et al.) is ``membership = "propensity"``, ``seed_clusters = "random"``
+or ``"farthest"``, ``clustering = "kmeans"`` or ``"kmedoids"`` and
+``"collective_top"`` targets (see :class:`Experiment`).
 
 Specs (``acajax validate SPEC.toml --out DIR``) are TOML files with
 ``kind = "recommender"`` at the top level (that key is what sends
@@ -44,7 +48,10 @@ Specs (``acajax validate SPEC.toml --out DIR``) are TOML files with
                     # trainer = "svd": Surprise's SVD (acajax.svd.SVDConfig): n_factors,
                     #   n_epochs, biased, init_mean, init_std_dev, lr_all, reg_all,
                     #   lr_bu, lr_bi, lr_pu, lr_qi, reg_bu, reg_bi, reg_pu, reg_qi
-    [target_sets]   # NAME = [item ids] | "niche"
+    membership = "homogeneity"      # or "propensity" (homogeneity values are then p)
+    seed_clusters = "independent"   # or "random" | "farthest" (distinct home clusters)
+    clustering = "data"             # or "kmeans" | "kmedoids" (on baseline user factors)
+    [target_sets]   # NAME = [item ids] | "niche" | "collective_top"
     [[collectives]] # name, archetype ("promoter" | "demoter"), targets (a set name), rating
     [run]           # memory_cap_mb (default 4096): refuse a plan whose memory estimate exceeds it
 
@@ -66,6 +73,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from acajax import clustering as clustering_mod
 from acajax import rating_collectives as rc
 from acajax import ratings as ratings_mod
 from acajax import recommender, svd
@@ -84,6 +92,10 @@ NICHE_POOL = 4
 DEFAULT_MEMORY_CAP_MB = 4096.0   # run.memory_cap_mb: refuse plans whose estimate exceeds it
 MAX_SEED = 2**32 - 1  # jax.random.key keeps 32 bits: larger seeds would repeat smaller ones
 RATING_SCALE = (1.0, 5.0)        # the ratings of synthetic data and of MovieLens
+MEMBERSHIPS = ("homogeneity", "propensity")
+SEED_CLUSTER_RULES = ("independent",) + rc.SEED_CLUSTERS
+CLUSTERINGS = ("data", "kmeans", "kmedoids")
+COLLECTIVE_TOP = "collective_top"   # a target set: each collective's own top items
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,12 +115,12 @@ class Experiment:
     ratings: the base :class:`acajax.ratings.Ratings`.
     clusters: (U,) each user's cluster.
     collectives: the :class:`CollectiveSpec` s.
-    target_sets: name -> item indices (0..I-1), or ``"niche"``.
+    target_sets: name -> item indices (0..I-1), ``"niche"`` or ``"collective_top"``.
     scenarios: tuples of collective names acting together (default: each
       alone, then all together).
     seeds, sizes, homogeneity: the grid (sizes: counts or fractions).
     k: list length of HR@k.
-    num_targets: items in a ``"niche"`` target set.
+    num_targets: items in a ``"niche"`` or ``"collective_top"`` target set.
     config: the :class:`acajax.recommender.MFConfig` (Adam) or the
       :class:`acajax.svd.SVDConfig` (Surprise's SGD, the study's model) of
       every training. With SVD, model b's ratings are the base ratings it
@@ -116,6 +128,29 @@ class Experiment:
       planted ratings come after the member's kept ones in Surprise's
       order), and its ``random_state`` is its seed.
     chunk: models per vmapped chunk (``"auto"``: the backend's default).
+    membership: ``"homogeneity"`` (default: :func:`rating_collectives.select_members`,
+      ``round(h n)`` members from home) or ``"propensity"`` (the study's:
+      :func:`rating_collectives.select_by_propensity`, each member from home
+      with probability p; the ``homogeneity`` values are then the
+      propensities p, the expected share from home).
+    seed_clusters: the collectives' home clusters: ``"independent"``
+      (default: drawn per collective, possibly shared), or distinct ones
+      (:func:`rating_collectives.seed_clusters`): ``"random"`` or
+      ``"farthest"`` (the pair, or greedy set, whose centres are farthest apart).
+    clustering: the clusters members are drawn from: ``"data"`` (default:
+      ``clusters``), or the study's, found on the user factors of the first
+      seed's baseline (:mod:`acajax.clustering`), with as many clusters as
+      ``clusters`` has: ``"kmeans"`` (Euclidean) or ``"kmedoids"`` (cosine).
+    centres: (Q, d) centres of the clusters, row j for the j-th smallest
+      label, for ``seed_clusters="farthest"`` with ``clustering="data"``
+      (default: the clusters' mean user factors in the first seed's baseline).
+      With k-means or k-medoids, their centres or medoids are used.
+    centre_metric: the distance between ``centres`` (``"euclidean"`` or ``"cosine"``).
+
+  A target set ``"collective_top"`` gives each collective, in each grid
+  cell, its members' ``num_targets`` collectively highest-rated items
+  (:func:`rating_collectives.collective_top_items`; in the frame under the
+  set's name, the items in :attr:`ExperimentResult.cell_targets`).
   """
   ratings: ratings_mod.Ratings
   clusters: np.ndarray
@@ -129,6 +164,11 @@ class Experiment:
   num_targets: int = 5
   config: object = None
   chunk: int | str = "auto"
+  membership: str = "homogeneity"
+  seed_clusters: str = "independent"
+  clustering: str = "data"
+  centres: np.ndarray | None = None
+  centre_metric: str = "euclidean"
 
   @property
   def active(self) -> tuple[tuple[str, ...], ...]:
@@ -152,12 +192,19 @@ class ExperimentResult:
     baseline_hr: name -> (seeds,) HR@k of the set over all users, no action.
     trainings: models trained (baselines included).
     train_s: wall time of the training call (compile included).
+    cell_targets: (seed, size, homogeneity, collective) -> item indices of
+      each ``"collective_top"`` target set.
+    clusters: (U,) the clusters the members were drawn from.
+    cell_members: (seed, size, homogeneity, collective) -> the members.
   """
   frame: object
   target_sets: dict
   baseline_hr: dict
   trainings: int
   train_s: float
+  cell_targets: dict = dataclasses.field(default_factory=dict)
+  clusters: object = None
+  cell_members: dict = dataclasses.field(default_factory=dict)
 
 
 def _scenario_name(names) -> str:
@@ -239,10 +286,15 @@ def run_experiment(exp: Experiment, *, progress: bool = False) -> ExperimentResu
     if c.targets not in exp.target_sets:
       raise ValueError(f"collective {c.name!r} targets an unknown set {c.targets!r}; known: "
                        f"{sorted(exp.target_sets)}")
+  for field, allowed in (("membership", MEMBERSHIPS), ("seed_clusters", SEED_CLUSTER_RULES),
+                         ("clustering", CLUSTERINGS)):
+    if getattr(exp, field) not in allowed:
+      raise ValueError(f"{field} must be one of {', '.join(map(repr, allowed))}; got "
+                       f"{getattr(exp, field)!r}")
   for size in exp.sizes:
     rc.member_count(size, base.num_users)
   for h in exp.homogeneity:
-    rc.check_homogeneity(h)
+    (rc.check_propensity if exp.membership == "propensity" else rc.check_homogeneity)(h)
   rated = base.rated()
   dense = base.dense()
   seeds = tuple(exp.seeds)
@@ -251,44 +303,65 @@ def run_experiment(exp: Experiment, *, progress: bool = False) -> ExperimentResu
   start = time.perf_counter()
   base_params, base_diverged = _train(base, list(seeds), config, exp.chunk)
   target_sets, rng = {}, np.random.default_rng(seeds[0])
-  if any(isinstance(v, str) for v in exp.target_sets.values()):
+  if any(isinstance(v, str) and v != COLLECTIVE_TOP for v in exp.target_sets.values()):
     first = jax.tree.map(lambda v: v[:1], base_params)
     item_hits = recommender.hits_many(first, rated, np.eye(base.num_items, dtype=bool), exp.k)[0]
   for name, items in exp.target_sets.items():
+    if isinstance(items, str) and items == COLLECTIVE_TOP:
+      continue                      # per grid cell, from the members
     if isinstance(items, str):
       taken = np.concatenate([v for v in target_sets.values()] + [np.zeros(0, int)])
       target_sets[name] = niche_targets(base, item_hits, exp.num_targets, rng, taken)
     else:
       target_sets[name] = np.asarray(items, int)
   set_names = list(target_sets)
-  onehot = np.zeros((len(set_names), base.num_items), bool)
-  for s, name in enumerate(set_names):
-    onehot[s, target_sets[name]] = True
+  set_items = [target_sets[name] for name in set_names]   # then each cell's own sets
+  clusters, centres, metric = _study_clusters(exp, clusters, base_params)
 
   # Members: per (seed, size, homogeneity), disjoint across collectives.
-  jobs, weights, extras = [], [], []
+  jobs, weights, extras, cell_targets = [], [], [], {}
   for seed in seeds:
     for size in exp.sizes:
       for h in exp.homogeneity:
         rng = np.random.default_rng([seed, int(round(1e6 * float(size))),
                                      int(round(1e6 * float(h)))])
         members, homes, taken = {}, {}, np.zeros(0, int)
-        for c in exp.collectives:
-          members[c.name], homes[c.name] = rc.select_members(clusters, size, h, rng,
-                                                             exclude=taken)
+        seeded = _seed_homes(exp, clusters, centres, metric, rng)
+        for j, c in enumerate(exp.collectives):
+          home = None if seeded is None else int(seeded[j])
+          if exp.membership == "propensity":
+            home = int(rng.choice(np.unique(clusters))) if home is None else home
+            members[c.name] = rc.select_by_propensity(clusters, size, home, h, rng,
+                                                      exclude=taken)
+            homes[c.name] = home
+          else:
+            members[c.name], homes[c.name] = rc.select_members(clusters, size, h, rng,
+                                                               home=home, exclude=taken)
           taken = np.concatenate([taken, members[c.name]])
+        sets = {}
+        for c in exp.collectives:
+          if c.targets in target_sets:
+            sets[c.name] = set_names.index(c.targets)
+          else:                     # "collective_top": this cell's members' top items
+            items = rc.collective_top_items(dense, members[c.name], exp.num_targets)
+            cell_targets[(seed, size, h, c.name)] = items
+            sets[c.name] = len(set_items)
+            set_items.append(items)
         for scenario in exp.active:
           acting = [by_name[n] for n in scenario]
           collective_members = [members[c.name] for c in acting]
           planted = rc.plant(dense, [rc.RatingCollective(
-              c.archetype, tuple(target_sets[c.targets]), rating=c.rating).strategy_fn()
+              c.archetype, tuple(set_items[sets[c.name]]), rating=c.rating).strategy_fn()
               for c in acting], collective_members)
           w, extra = rc.overlay(base, planted, collective_members)
           weights.append(w)
           extras.append(extra)
           jobs.append(dict(seed=seed, size=size, homogeneity=h, scenario=scenario,
                            members={c.name: members[c.name] for c in acting},
-                           homes={c.name: homes[c.name] for c in acting}))
+                           homes={c.name: homes[c.name] for c in acting}, sets=sets))
+  onehot = np.zeros((len(set_items), base.num_items), bool)
+  for s, items in enumerate(set_items):
+    onehot[s, items] = True
   with tqdm(desc="trainings", unit="model", disable=not progress) as bar:
     params, trained_diverged = _train(base, [job["seed"] for job in jobs], config, exp.chunk,
                                       weights, extras, bar if progress else None)
@@ -304,7 +377,7 @@ def run_experiment(exp: Experiment, *, progress: bool = False) -> ExperimentResu
       evaluation[m] = False
     for name in job["scenario"]:
       col = by_name[name]
-      s = set_names.index(col.targets)
+      s = job["sets"][name]
       hr_with = recommender.hit_ratio(hits_with[b, s], evaluation)
       hr_without = recommender.hit_ratio(hits_without[seeds.index(job["seed"]), s], evaluation)
       # A training (or its seed's baseline) that diverged is reported, never scored.
@@ -321,15 +394,50 @@ def run_experiment(exp: Experiment, *, progress: bool = False) -> ExperimentResu
           diverged=diverged))
   baseline_hr = {name: hits_without[:, s].mean(-1) for s, name in enumerate(set_names)}
   return ExperimentResult(pd.DataFrame(rows), target_sets, baseline_hr,
-                          len(jobs) + len(seeds), train_s)
+                          len(jobs) + len(seeds), train_s, cell_targets, clusters,
+                          {(job["seed"], job["size"], job["homogeneity"], name): m
+                           for job in jobs for name, m in job["members"].items()})
 
 
-def plot(frame, path, *, title: str | None = None):
+def _study_clusters(exp: Experiment, clusters, base_params):
+  """(clusters, centres, metric): the experiment's, or the study's on the first
+  baseline's user factors (``exp.clustering``); centres only where needed."""
+  if exp.clustering == "data" and exp.seed_clusters != "farthest":
+    return clusters, None, None
+  vectors = clustering_mod.user_vectors(jax.tree.map(lambda v: v[0], base_params))
+  labels = np.unique(clusters)
+  if exp.clustering == "kmeans":
+    found = clustering_mod.kmeans(vectors, len(labels), seed=exp.seeds[0])
+    return found.labels, found.centres, "euclidean"
+  if exp.clustering == "kmedoids":
+    found = clustering_mod.kmedoids(vectors, len(labels), metric="cosine", seed=exp.seeds[0])
+    return found.labels, found.centres, "cosine"
+  if exp.centres is not None:
+    centres = np.asarray(exp.centres, np.float64)
+    if centres.ndim != 2 or len(centres) != len(labels):
+      raise ValueError(f"centres must have one row per cluster ({len(labels)}); got shape "
+                       f"{centres.shape}")
+    return clusters, centres, exp.centre_metric
+  return clusters, np.stack([vectors[clusters == c].mean(0) for c in labels]), "euclidean"
+
+
+def _seed_homes(exp: Experiment, clusters, centres, metric, rng):
+  """The collectives' distinct home clusters, or None (drawn per collective)."""
+  if exp.seed_clusters == "independent":
+    return None
+  if exp.seed_clusters == "random":
+    return rc.seed_clusters(clusters, len(exp.collectives), how="random", rng=rng)
+  rows = rc.seed_clusters(centres, len(exp.collectives), how="farthest", metric=metric)
+  return np.unique(clusters)[rows]
+
+
+def plot(frame, path, *, title: str | None = None, x_label: str | None = None):
   """Relative hit ratio against homogeneity: one panel per collective (at
   most four a row), one colour per size, solid alone, dashed or dotted with
   the others (mean over seeds, bars: standard error; symmetric-log axis,
   linear below 0.1 so that a fully demoted set, 0, still shows); one legend
-  beside the panels."""
+  beside the panels. ``x_label`` replaces the homogeneity axis label (the
+  propensity p under ``membership = "propensity"``)."""
   names = list(dict.fromkeys(frame["collective"]))
   sizes = list(dict.fromkeys(frame["size"]))
   fig, axes = figures.grid(len(names), panel=(4.2, 3.4), legend=len(names) > 1, sharey=True)
@@ -348,7 +456,7 @@ def plot(frame, path, *, title: str | None = None):
                     linestyle="-" if alone else styles[together.index(scenario) % 3],
                     marker="o" if alone else "s", markersize=3, capsize=2)
     ax.axhline(1.0, color="grey", linewidth=0.8)
-    ax.set_xlabel("homogeneity\n(share of members from one cluster)")
+    ax.set_xlabel(x_label or "homogeneity\n(share of members from one cluster)")
     if ax.get_subplotspec().is_first_col():
       ax.set_ylabel("relative hit ratio HR@k\n(with action / without)")
     verb = "promotes" if part["archetype"].iloc[0] == "promoter" else "demotes"
@@ -396,10 +504,14 @@ class RecommenderSpec:
   num_targets: int
   source: str
   memory_cap_mb: float = DEFAULT_MEMORY_CAP_MB
+  membership: str = "homogeneity"
+  seed_clusters: str = "independent"
+  clustering: str = "data"
 
 
 _TOP = {"kind", "name", "seeds", "sizes", "homogeneity", "k", "num_targets", "data", "model",
-        "target_sets", "collectives", "scenarios", "run"}
+        "target_sets", "collectives", "scenarios", "run", "membership", "seed_clusters",
+        "clustering"}
 _SYNTHETIC = {"num_users", "num_items", "num_clusters", "rank", "ratings_per_user", "zipf",
               "cluster_spread", "noise", "seed"}
 _MOVIELENS = {"path", "num_clusters", "seed"}
@@ -516,6 +628,10 @@ def load(path) -> RecommenderSpec:
   for key, value in (("k", k), ("num_targets", num_targets)):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
       _fail(src, key, f"must be a positive integer; got {value!r}")
+  protocol = {key: spec_io.one_of(src, key, raw.get(key, allowed[0]), allowed)
+              for key, allowed in (("membership", MEMBERSHIPS),
+                                   ("seed_clusters", SEED_CLUSTER_RULES),
+                                   ("clustering", CLUSTERINGS))}
   run_table = spec_io.table(src, "run", raw.get("run", {}))
   spec_io.check_keys(src, "run", run_table, _RUN)
   memory_cap_mb = spec_io.number(src, "run.memory_cap_mb",
@@ -564,7 +680,7 @@ def load(path) -> RecommenderSpec:
   target_sets = raw.get("target_sets", {})
   _keys(src, "target_sets", target_sets, set(target_sets))
   for set_name, items in target_sets.items():
-    if items != "niche":
+    if items not in ("niche", COLLECTIVE_TOP):
       _int_list(src, f"target_sets.{set_name}", items)
   collectives = []
   entries = raw.get("collectives", [])
@@ -601,7 +717,8 @@ def load(path) -> RecommenderSpec:
   spec = RecommenderSpec(name=name, data=data, model=model, target_sets=target_sets,
                          collectives=tuple(collectives), scenarios=scenarios, seeds=seeds,
                          sizes=tuple(sizes), homogeneity=tuple(float(h) for h in homogeneity),
-                         k=k, num_targets=num_targets, source=src, memory_cap_mb=memory_cap_mb)
+                         k=k, num_targets=num_targets, source=src, memory_cap_mb=memory_cap_mb,
+                         **protocol)
   if source == "synthetic":
     num_users, num_items = _synthetic_shape(data)
     _check_shape(spec, num_users, num_items, num_users * data.get("ratings_per_user", 40))
@@ -697,7 +814,7 @@ def _experiment(spec: RecommenderSpec) -> Experiment:
   _check_shape(spec, base.num_users, base.num_items, base.num_ratings)
   target_sets = {}
   for name, items in spec.target_sets.items():
-    if items == "niche":
+    if items in ("niche", COLLECTIVE_TOP):
       target_sets[name] = items
       continue
     try:
@@ -707,7 +824,9 @@ def _experiment(spec: RecommenderSpec) -> Experiment:
   return Experiment(ratings=base, clusters=clusters, collectives=spec.collectives,
                     target_sets=target_sets, scenarios=spec.scenarios, seeds=spec.seeds,
                     sizes=spec.sizes, homogeneity=spec.homogeneity, k=spec.k,
-                    num_targets=spec.num_targets, config=_model_config(spec.model))
+                    num_targets=spec.num_targets, config=_model_config(spec.model),
+                    membership=spec.membership, seed_clusters=spec.seed_clusters,
+                    clustering=spec.clustering)
 
 
 def _model_config(model: dict):
@@ -732,8 +851,12 @@ def run(spec: RecommenderSpec, out_dir=None, *, progress: bool = False) -> Exper
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     frame = result.frame.copy()
-    frame["target_items"] = [" ".join(str(exp.ratings.item_ids[i]) for i in
-                                      result.target_sets[t]) for t in frame["target_set"]]
+    frame["target_items"] = [" ".join(str(exp.ratings.item_ids[i]) for i in (
+        result.target_sets[row.target_set] if row.target_set in result.target_sets else
+        result.cell_targets[(row.seed, row.size, row.homogeneity, row.collective)]))
+        for row in frame.itertuples()]
     _io.write_csv(frame, out / "results.csv")
-    plot(result.frame, out / "relative_hr_vs_homogeneity.png", title=spec.name)
+    plot(result.frame, out / "relative_hr_vs_homogeneity.png", title=spec.name,
+         x_label="propensity p\n(chance a member is from the seed cluster)"
+         if spec.membership == "propensity" else None)
   return result

@@ -182,7 +182,7 @@ _BOUND_WORDS = {
     "feature_label": "Theorem 1 bound (feature-label)",
     "feature_only": "Theorem 2 bound (feature-only)",
     "feature_only_published": "Theorem 2 bound (feature-only, published)",
-    "by_strategy": "bound of each collective's strategy (Theorem 1 or 2)",
+    "by_strategy": "Theorem 1 if all play feature-label, else sound Theorem 2",
 }
 
 

@@ -834,6 +834,17 @@ def _validate(spec: SweepSpec) -> SweepSpec:
     if flags is True or (isinstance(flags, tuple) and any(flags)):
       raise _fail(src, "scenario.feature_only", "the strategy is also fixed or swept; give "
                                                 "it in one place (leave feature_only false)")
+  # Theorem 1 and its critical mass assume every collective plays feature-label
+  # (SPEC §4): refuse them where the strategy makes a collective feature-only.
+  played = [fixed.get("strategy", ())] + [axis.values for key, axis in axes.items()
+                                          if key.split("[")[0] == "strategy"]
+  if any("feature_only" in ((v,) if isinstance(v, str) else tuple(v)) for v in played):
+    assumes_fl = [b for b in spec.bounds if b in ("feature_label", "critical_mass_feature_label")]
+    if assumes_fl:
+      verb = "assumes" if len(assumes_fl) == 1 else "assume"
+      raise _fail(src, "bounds", f"{', '.join(assumes_fl)} {verb} every collective plays "
+                  "feature-label (SPEC §4), but the strategy makes a collective feature-only; "
+                  "use by_strategy (Theorem 1 or the sound Theorem 2 by point) or feature_only")
 
   # Reductions.
   over = spec.reduce.over
