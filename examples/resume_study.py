@@ -286,7 +286,10 @@ def main(out_dir: str | pathlib.Path = DEFAULT_OUT, quick: bool = False, *,
       raise SystemExit(f"--char: each must be a single character; got {ch!r}")
   loaded, report = None, None
   if corpus is not None:
-    data, report = datasets.read_resume_corpus(corpus)
+    try:
+      data, report = datasets.read_resume_corpus(corpus)
+    except (OSError, datasets.CorpusError) as err:    # a missing path, an unreadable zip, ...
+      raise SystemExit(f"--corpus: {err}") from None
     loaded = dict(path=pathlib.Path(corpus).resolve(), report=report)
     names = data.label_names
   else:

@@ -87,14 +87,16 @@ def test_recommender_keeps_its_movielens_option(helps):
   assert "--movielens U.DATA" in helps["recommender_collectives.py"]["printed"]
 
 
-def test_parse_args_reads_out_quick_and_the_older_positional_folder():
+def test_parse_args_reads_out_quick_and_the_older_positional_folder(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)       # the output folders are created where the script runs
   args = _script.parse_args("Demo.\n\nMore.", "demo-out", argv=[])
   assert vars(args) == {"out": "demo-out", "quick": False}
   assert _script.parse_args("Demo.", "demo-out", argv=["--out", "a", "--quick"]).out == "a"
   assert _script.parse_args("Demo.", "demo-out", argv=["a", "--out", "a"]).out == "a"
 
 
-def test_parse_args_refuses_two_folders_and_unknown_flags(capsys):
+def test_parse_args_refuses_two_folders_and_unknown_flags(capsys, tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
   for argv in (["a", "--out", "b"], ["--bogus"]):
     with pytest.raises(SystemExit) as stop:
       _script.parse_args("Demo.", "demo-out", argv=argv)
@@ -103,11 +105,22 @@ def test_parse_args_refuses_two_folders_and_unknown_flags(capsys):
   assert "two output folders" in err and "unrecognized arguments: --bogus" in err
 
 
-def test_parse_args_adds_the_script_options():
+def test_parse_args_adds_the_script_options(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
   def extra(parser):
     parser.add_argument("--movielens", default=None)
   args = _script.parse_args("Demo.", "demo-out", extra=extra, argv=["--movielens", "u.data"])
   assert args.movielens == "u.data" and args.out == "demo-out"
+
+
+def test_parse_args_refuses_an_output_folder_it_cannot_create(tmp_path, capsys):
+  (tmp_path / "afile").write_text("x")
+  for out in (tmp_path / "afile", tmp_path / "afile" / "sub"):
+    with pytest.raises(SystemExit) as stop:
+      _script.parse_args("Demo.", "demo-out", argv=["--out", str(out)])
+    assert stop.value.code == 2
+  err = capsys.readouterr().err
+  assert "is a file, not a folder" in err and "cannot create the folder" in err
 
 
 def test_record_run_replaces_an_older_record_unless_merging(tmp_path):

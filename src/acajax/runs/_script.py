@@ -80,19 +80,20 @@ def parse_args(description: str, default_out: str,
     argv: the arguments (default ``sys.argv[1:]``).
 
   Returns:
-    The namespace: ``out`` (the folder, a string), ``quick`` and the
-    script's own options.
+    The namespace: ``out`` (the folder, a string, created if missing),
+    ``quick`` and the script's own options.
 
   Raises:
     SystemExit: after ``--help`` (status 0) or on a bad command line
-      (status 2, with the usage on stderr).
+      (status 2, with the usage on stderr), including an output folder that
+      cannot be created or written (:func:`acajax.runs._io.prepare_output`).
 
   Examples:
-    >>> args = parse_args("A demo.", "demo-out", argv=["--quick"])
-    >>> args.out, args.quick
-    ('demo-out', True)
-    >>> parse_args("A demo.", "demo-out", argv=["runs/a"]).out
-    'runs/a'
+    >>> import os, tempfile
+    >>> out = os.path.join(tempfile.mkdtemp(), "demo-out")
+    >>> args = parse_args("A demo.", out, argv=["--quick"])
+    >>> args.out == out, args.quick, os.path.isdir(out)
+    (True, True, True)
   """
   parser = make_parser(description, default_out, extra)
   args = parser.parse_args(argv)
@@ -101,6 +102,10 @@ def parse_args(description: str, default_out: str,
                  "give one")
   args.out = args.out or args.out_dir or args.default_out
   del args.out_dir, args.default_out
+  try:       # before anything loads or trains: a file, an unwritable place, an empty path
+    _io.prepare_output(args.out, kind=KIND)
+  except _io.OutputError as err:
+    parser.error(str(err))
   return args
 
 

@@ -374,9 +374,21 @@ def _color_range(values, vmin, vmax):
   return low, high
 
 
-def _categorical_ticks(ax, which, values):
-  getattr(ax, f"set_{which}ticks")(np.arange(len(values)), [_tick(v) for v in values])
-  getattr(ax, f"set_{which}lim")(-0.5, len(values) - 0.5)
+def _finish_axes(ax, *axes, cells: bool):
+  """Ticks, scale and label of each ``(which, values, discrete, log, label)`` axis.
+
+  A discrete axis gets a tick at each value, at positions 0, 1, ...; with
+  ``cells`` (a heatmap) its limits frame the cells.
+  """
+  for which, values, discrete, log, label in axes:
+    if discrete:
+      getattr(ax, f"set_{which}ticks")(np.arange(len(values)), [_tick(v) for v in values])
+      if cells:
+        getattr(ax, f"set_{which}lim")(-0.5, len(values) - 0.5)
+    elif log:
+      getattr(ax, f"set_{which}scale")("log")
+    if label is not None:
+      getattr(ax, f"set_{which}label")(label)
 
 
 def _discrete(discrete, x, y):
@@ -432,18 +444,8 @@ def heatmap(x, y, values, *, xlabel=None, ylabel=None, label=None, ax=None, cmap
   mesh = ax.pcolormesh(x_edges, y_edges, np.ma.masked_invalid(values).T, cmap=cmap,
                        vmin=low, vmax=high)
   ax.figure.colorbar(mesh, ax=ax, label=label)
-  if discrete_x:
-    _categorical_ticks(ax, "x", x)
-  elif xlog:
-    ax.set_xscale("log")
-  if discrete_y:
-    _categorical_ticks(ax, "y", y)
-  elif ylog:
-    ax.set_yscale("log")
-  if xlabel is not None:
-    ax.set_xlabel(xlabel)
-  if ylabel is not None:
-    ax.set_ylabel(ylabel)
+  _finish_axes(ax, ("x", x, discrete_x, xlog, xlabel), ("y", y, discrete_y, ylog, ylabel),
+               cells=True)
   return ax
 
 
@@ -497,18 +499,8 @@ def critical_mass_contour(x, y, critical, *, levels=8, xlabel=None, ylabel=None,
     patch = matplotlib.patches.Patch(facecolor="0.9", edgecolor="0.4", hatch="//")
     ax.legend([patch], ["infeasible: no mass reaches the target"], loc="upper center",
               bbox_to_anchor=(0.5, -0.16), frameon=False, fontsize=8)
-  if discrete_x:
-    ax.set_xticks(px, [_tick(v) for v in x])
-  elif xlog:
-    ax.set_xscale("log")
-  if discrete_y:
-    ax.set_yticks(py, [_tick(v) for v in y])
-  elif ylog:
-    ax.set_yscale("log")
-  if xlabel is not None:
-    ax.set_xlabel(xlabel)
-  if ylabel is not None:
-    ax.set_ylabel(ylabel)
+  _finish_axes(ax, ("x", x, discrete_x, xlog, xlabel), ("y", y, discrete_y, ylog, ylabel),
+               cells=False)
   return ax
 
 
