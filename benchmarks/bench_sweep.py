@@ -1,268 +1,415 @@
-"""Sweep throughput on CPU: acajax.sweep vs NumPy chunked broadcasting and a Python loop.
+"""Sweep engine on CPU against a strong NumPy baseline: three shapes, chunk sizes, two devices.
 
-Workload: two feature-label collectives (opposed targets), Theorem 1 for
-each (SPEC §4), S_min and S_w (SPEC §7), over a 4-axis grid
-alpha[0] x alpha[1] x xi x eps (xi_c = 0.01, delta = 0.5 fixed), reduced over
-(xi, eps) with min, max and argmin: the worst, best and arg-worst case over
-the overlap and the classifier's suboptimality for every pair of masses.
+Shapes (float32, Theorem 1 of SPEC §4 with the corollaries of SPEC §7):
 
-* acajax: ``sweep.run`` on the spec in float32 (its default), one device,
-  the process pinned to one core like the NumPy baseline.
-  Compile time is measured apart (``SweepResult.compile_s`` of the first run,
-  ahead-of-time ``lower().compile()``); that first run is the untimed
-  warm-up; reported: the median over repeats of wall time (minus the compile
-  cache look-up), which includes all host work (validation, chunk control,
-  folding results into the accumulator, building the table).
-* NumPy chunked broadcasting, same run: the same formula with the same
-  domain checks, clipping, corollaries and reductions, on blocks of
-  alpha[0] rows (about the same 2**22 points per block as the sweep's
-  chunks), with broadcasting — so what depends on few axes is computed on
-  small arrays, as NumPy users write it. In float64 (NumPy's default) and in
-  float32. Wall and process CPU seconds are both recorded.
-* Per-point Python loops (how the published ACA code computes its curves),
-  a few thousand points timed and the rate extrapolated: a tight loop of
-  pure-Python ``math`` (the fastest per-point Python), and a loop calling the
-  NumPy formula above once per point on scalars (the usual way a formula
-  written for NumPy is turned into a curve).
-* The same sweeps with the host split into one JAX device per core (what
-  ``acajax sweep`` does by default; ``XLA_FLAGS=--xla_force_host_platform_device_count``),
-  in a fresh process, and there the 10^10-point sweep of the same spec (axes
-  1000 x 1000 x 100 x 100, reduced to 10^6 rows), once: wall time and peak
-  RSS of that process (``resource.getrusage`` ru_maxrss).
+* ``reduce_2d``: two collectives (opposed targets), S_min, min over
+  xi x eps for every (alpha[0], alpha[1]): 200 x 200 x 160 x 20 points.
+* ``reduce_1d``: the same bound and output, min over a single axis of 10^5
+  xi values per kept row (eps fixed): 40 x 40 x 100,000 points.
+* ``reduce_1d_sw_argmin``: the same grid, S_w with min and argmin (the
+  argmin needs every point clipped before comparing, ties included).
+* ``keep_all``: three collectives, every bound and S_min at every point of
+  alpha[0] x alpha[1] x alpha[2] x beta (60 x 60 x 60 x 20), no reduction;
+  the result is the table the sweep returns (axis columns and outputs).
 
-What makes the sweep fast (compared with ``jax.vmap`` over materialised
-points, which is about 1.7x NumPy): a chunk is a block of kept points x
-reduced points whose axis values are gathered per row and per column, never
-per point, so row-only subexpressions are loop-invariant and XLA hoists them
-(NumPy's broadcasting gets the same hoisting); the reduction is a running,
-elementwise fold over steps of about 4K points, so the chunk is never
-materialised and the formulas run once, in cache, in one fused pass; the
-collective axis is unrolled (no trailing axis of size M); float32. Blocks of
-about 4K points also keep each XLA loop fusion on one thread: larger ones get
-split across the cores at every step, and those hand-offs cost more than they
-gain (badly so when other processes share the cores). The cores are used
-instead as separate JAX devices, each walking its own share of the chunk.
+Baseline (:mod:`acajax.bench._workloads.sweep_baseline`): NumPy
+broadcasting of exactly the outputs asked for, as a careful user writes it —
+each bound factored into kept-axis and reduced-axis terms, the domain split
+the same way, cache-sized blocks, in place, clip per point; float32 and
+float64. For ``keep_all`` the baseline also builds the same table. Also on
+``reduce_2d``: the older baseline (the formula as written, broadcast over
+blocks of 4 alpha[0] rows, NaN handled on the full block, as the suite did
+before) and the strong baseline with the clip moved after the minimum (valid
+for min and max, not argmin).
 
-The workload, the NumPy baseline and the timing loops are those of
-``acajax bench`` (:mod:`acajax.bench._workloads.sweep`); this script adds the
-per-point loops, float32 NumPy and the split-device runs.
+Timing: the process is pinned to one core; engine and baselines alternate,
+repeat by repeat, and the medians are compared (the 2-core machine is shared
+and its speed drifts by a fourth over minutes). Engine times are
+``wall_s - compile_s`` of ``sweep.run`` (first run untimed: the compile and
+warm-up), host work and the result table included. Answers are checked
+against the float64 baseline outside the timings.
+
+Chunk sizes: every shape at ``chunk_points`` 2^18 ... 2^24 and the default
+(2^22); the spread is the best rate over the default's.
+
+Two devices: a fresh process with two host devices
+(``--xla_force_host_platform_device_count=2``), unpinned; ``reduce_2d`` on
+one device and on both, alternating; then a 10^10-point sweep of the
+``reduce_2d`` spec (1000 x 1000 x 100 x 100) on both, with its peak RSS.
 
 Run: ``.venv/bin/python -m benchmarks.bench_sweep [--quick]``. Writes
-``benchmarks/results/cpu_sweep.json`` (``--out`` to change) and prints a
-summary; ``--quick`` stops at 10^7 points and skips the 10^10 run.
+``benchmarks/results/cpu_sweep.json`` and the section between
+``<!-- sweep:begin -->`` and ``<!-- sweep:end -->`` of
+``benchmarks/README.md`` (``--no-readme`` to skip; ``--quick``: smaller
+grids, nothing written to the README).
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
-import math
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import jax
-import jaxlib
 import numpy as np
-import pandas
+import pandas as pd
 
 from acajax import sweep
 from acajax.bench._env import cpu_model
-from acajax.bench._workloads.sweep import (DELTA, XI_C, check_agreement, make_spec,
-                                           np_feature_label, time_numpy, time_sweep)
+from acajax.bench._workloads import sweep_baseline as base
+from acajax.bench._workloads.sweep import np_feature_label
+from acajax.runs._spec import SpecError
 
 ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "benchmarks" / "README.md"
+BEGIN, END = "<!-- sweep:begin -->", "<!-- sweep:end -->"
+CHUNKS = (2**18, 2**20, 2**22, 2**24)
 HUGE = (1000, 1000, 100, 100)
+ax = sweep.Axis.linspace
 
 
-# -- a per-point Python loop ------------------------------------------------------------
+# -- shapes -------------------------------------------------------------------------------
 
 
-def _py_feature_label(alpha, total, xi, eps):
-  misaligned = total - alpha
-  if not (0 <= eps < 0.5 and alpha > 0 and total < 1 and misaligned >= -1e-12 and 0 <= xi <= 1):
-    return math.nan
-  value = (1 - XI_C * (DELTA + 2 * eps) / (1 - 2 * eps) * (1 - total) / alpha
-           - xi * (1 + 2 * eps) / (1 - 2 * eps) * misaligned / alpha)
-  return min(max(value, 0.0), 1.0)
+def spec_2d(sizes=(200, 200, 160, 20), chunk=None) -> sweep.SweepSpec:
+  n0, n1, n2, n3 = sizes
+  return sweep.SweepSpec(
+      name="reduce_2d", axes={"alpha[0]": ax(.005, .3, n0), "alpha[1]": ax(.005, .3, n1),
+                              "xi": ax(0, .3, n2), "eps": ax(0, .2, n3)},
+      bounds=("feature_label",), collectives=2, collective=("s_min",),
+      fixed=dict(xi_c=base.XI_C, delta=base.DELTA), reduce=sweep.Reduce(("xi", "eps"), ("min",)),
+      **({} if chunk is None else dict(chunk_points=chunk)))
 
 
-def python_loop_rate(spec: sweep.SweepSpec, points: int) -> float:
-  """Points per second of a per-point Python loop with the same reductions."""
-  axes = [axis.to_numpy().tolist() for axis in spec.axes.values()]
-  best = {}
-  start = time.perf_counter()
-  for count, (a0, a1, xi, eps) in enumerate(itertools.product(*axes)):
-    if count == points:
-      break
-    total = a0 + a1
-    b0, b1 = _py_feature_label(a0, total, xi, eps), _py_feature_label(a1, total, xi, eps)
-    s_min = min(b0, b1)
-    s_w = (a0 * b0 + a1 * b1) / total
-    key = (a0, a1)
-    low, high, arg, wlow, whigh = best.get(key, (math.inf, -math.inf, -1, math.inf, -math.inf))
-    if s_min < low:
-      low, arg = s_min, count
-    best[key] = (low, max(high, s_min), arg, min(wlow, s_w), max(whigh, s_w))
-  return points / (time.perf_counter() - start)
+def spec_1d(sizes=(40, 40, 100_000), chunk=None, sw_argmin=False) -> sweep.SweepSpec:
+  n0, n1, n2 = sizes
+  return sweep.SweepSpec(
+      name="reduce_1d_sw_argmin" if sw_argmin else "reduce_1d",
+      axes={"alpha[0]": ax(.005, .3, n0), "alpha[1]": ax(.005, .3, n1), "xi": ax(0, .3, n2)},
+      bounds=("feature_label",), collectives=2, collective=("s_w",) if sw_argmin else ("s_min",),
+      fixed=dict(xi_c=base.XI_C, delta=base.DELTA, eps=0.1),
+      reduce=sweep.Reduce(("xi",), ("min", "argmin") if sw_argmin else ("min",)),
+      **({} if chunk is None else dict(chunk_points=chunk)))
 
 
-def numpy_scalar_loop_rate(spec: sweep.SweepSpec, points: int) -> float:
-  """Points per second of a per-point loop calling the NumPy formula on scalars.
-
-  The usual way curves get computed from a formula written for NumPy: one call
-  per grid point (here ``np_feature_label`` on 0-d float64 arrays).
-  """
-  axes = [axis.to_numpy() for axis in spec.axes.values()]
-  xi_c, delta, zero = np.float64(XI_C), np.float64(DELTA), np.float64(0)
-  low = {}
-  start = time.perf_counter()
-  for count, (a0, a1, xi, eps) in enumerate(itertools.product(*axes)):
-    if count == points:
-      break
-    total = a0 + a1
-    b0 = np_feature_label(a0, total, zero, xi_c, xi, delta, eps)
-    b1 = np_feature_label(a1, total, zero, xi_c, xi, delta, eps)
-    s_min = np.minimum(b0, b1)
-    key = (a0, a1)
-    low[key] = min(low.get(key, np.inf), s_min)
-  return points / (time.perf_counter() - start)
+def spec_keep(sizes=(60, 60, 60, 20), chunk=None) -> sweep.SweepSpec:
+  n0, n1, n2, n3 = sizes
+  return sweep.SweepSpec(
+      name="keep_all", axes={"alpha[0]": ax(.005, .3, n0), "alpha[1]": ax(.005, .3, n1),
+                             "alpha[2]": ax(.005, .3, n2), "beta": ax(0, .05, n3)},
+      bounds=("feature_label",), collectives=3, targets=(0, 1, 2),
+      collective=("each", "s_min"), fixed=dict(xi_c=base.XI_C, delta=base.DELTA, xi=0.1, eps=0.1),
+      **({} if chunk is None else dict(chunk_points=chunk)))
 
 
-def child(args) -> None:
-  """Runs in a fresh process (with its own device count); prints JSON."""
-  grids = [tuple(int(v) for v in g.split("x")) for g in args.child_grids.split(",") if g]
-  out = dict(devices=len(jax.devices()), sweeps=[])
-  for sizes in grids:
-    spec = make_spec(sizes)
-    run_s, compile_s, last, _ = time_sweep(spec, repeats=3)
-    out["sweeps"].append(dict(shape=list(sizes), points=spec.num_points, median_s=run_s,
-                              compile_s=compile_s, points_per_s=spec.num_points / run_s,
-                              num_devices=last.plan.num_devices))
-  if args.child_huge:
-    spec = make_spec(HUGE)
-    result = sweep.run(spec, progress=True)
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    out["huge"] = dict(shape=list(HUGE), points=spec.num_points, rows=len(result.table),
+def _axes(spec):
+  return [a.to_numpy() for a in spec.axes.values()]
+
+
+def numpy_of(spec: sweep.SweepSpec, dtype):
+  """The strong baseline of a shape: a function computing the spec's outputs."""
+  axes = _axes(spec)
+  if spec.name == "keep_all":
+    def keep():
+      out = base.kept_three(*axes, dtype=dtype)
+      grids = np.meshgrid(*[a.astype(dtype) for a in axes], indexing="ij")
+      return pd.DataFrame({**{n: g.reshape(-1) for n, g in zip(spec.axes, grids)},
+                           **{n: v.reshape(-1) for n, v in out.items()}}, copy=False)
+    return keep
+  eps = axes[3] if len(axes) == 4 else np.array([spec.fixed["eps"]])
+  outputs = [(c, op) for c in spec.collective for op in spec.reduce.ops]
+  return lambda: base.reduced(axes[0], axes[1], axes[2], eps, outputs, dtype)
+
+
+def older_numpy(spec: sweep.SweepSpec):
+  """The older baseline on ``reduce_2d``: the formula as written, blocks of 4 alpha[0] rows."""
+  a0, a1, xi, eps = (a.astype(np.float32) for a in _axes(spec))
+  a1b, xib, epsb = a1[None, :, None, None], xi[None, None, :, None], eps[None, None, None, :]
+  xi_c, delta, zero = np.float32(base.XI_C), np.float32(base.DELTA), np.float32(0)
+
+  def run():
+    out = np.empty((len(a0), len(a1)), np.float32)
+    for start in range(0, len(a0), 4):
+      a0b = a0[start:start + 4, None, None, None]
+      total = a0b + a1b
+      s_min = np.minimum(np_feature_label(a0b, total, zero, xi_c, xib, delta, epsb),
+                         np_feature_label(a1b, total, zero, xi_c, xib, delta, epsb))
+      flat = s_min.reshape(s_min.shape[0], len(a1), -1)
+      low = np.where(np.isnan(flat), np.inf, flat).min(axis=2)
+      out[start:start + 4] = np.where(np.isinf(low), np.nan, low)
+    return out.reshape(-1)
+  return run
+
+
+def engine_seconds(spec: sweep.SweepSpec, devices=None) -> tuple[float, sweep.SweepResult]:
+  result = sweep.run(spec, devices=devices, progress=False)
+  return result.wall_s - result.compile_s, result
+
+
+def agreement(spec: sweep.SweepSpec, table: pd.DataFrame) -> dict:
+  """Largest difference from the float64 baseline, NaN patterns, and argmins checked."""
+  reference = numpy_of(spec, np.float64)()
+  worst, nan_same = 0.0, True
+  columns = (reference.columns[4:] if spec.name == "keep_all"
+             else [n for n in reference if not n.endswith("argmin")])
+  for name in columns:
+    want = reference[name]
+    got = table[name if spec.name == "keep_all" else f"feature_label.{name}"].to_numpy(float)
+    want = np.asarray(want, float)
+    nan_same &= bool((np.isnan(got) == np.isnan(want)).all())
+    worst = max(worst, float(np.nanmax(np.abs(got - want))))
+  out = dict(max_abs_diff=worst, nan_pattern_equal=nan_same)
+  if "argmin" in spec.reduce.ops:
+    out["argmin_holds_minimum"] = _argmins_hold_minimum(spec, table, reference["s_w.min"])
+  return out
+
+
+def _argmins_hold_minimum(spec, table, minimum) -> bool:
+  """S_w (float64) at each row's argmin equals the row's minimum, to float32 rounding."""
+  a0, a1, _ = _axes(spec)
+  eps = np.array([spec.fixed["eps"]])
+  chosen = table["feature_label.s_w.argmin.xi"].to_numpy(float)
+  alpha, rarity, competition, inv_total, row_ok, e, _, _ = base._factors(
+      a0, a1, np.zeros(1), eps, np.float64)
+  h = chosen * (1 + 2 * eps[0]) / (1 - 2 * eps[0])
+  bounds = [np.clip(1 - r * e[0] - q * h, 0, 1) for r, q in zip(rarity, competition)]
+  at = (alpha[0] * bounds[0] + alpha[1] * bounds[1]) * inv_total
+  found = np.isfinite(chosen)
+  return bool(found.sum() == row_ok.sum() and np.all(np.abs(at[found] - minimum[found]) < 1e-6))
+
+
+# -- timing -------------------------------------------------------------------------------
+
+
+def interleaved(callables: dict, repeats: int) -> dict[str, float]:
+  """Median seconds of each callable, run in turn ``repeats`` times (after one warm-up each)."""
+  times = {name: [] for name in callables}
+  for fn in callables.values():
+    fn()
+  for _ in range(repeats):
+    for name, fn in callables.items():
+      start = time.perf_counter()
+      seconds = fn()
+      times[name].append(seconds if isinstance(seconds, float) else time.perf_counter() - start)
+  return {name: statistics.median(t) for name, t in times.items()}
+
+
+def shape_row(spec: sweep.SweepSpec, repeats: int, older: bool) -> dict:
+  """One shape: engine and baselines, alternating; agreement checked apart."""
+  callables = {"engine": lambda: engine_seconds(spec)[0],
+               "numpy_float32": numpy_of(spec, np.float32),
+               "numpy_float64": numpy_of(spec, np.float64)}
+  if older:
+    axes = _axes(spec)
+    callables["numpy_older_float32"] = older_numpy(spec)
+    callables["numpy_clip_after_float32"] = lambda: base.reduced_clip_after(*axes)
+  medians = interleaved(callables, repeats)
+  _, result = engine_seconds(spec)
+  points = spec.num_points
+  row = dict(shape=spec.name, grid=[len(a) for a in spec.axes.values()], points=points,
+             compile_s=round(sweep.run(spec.replace(name=spec.name + "_c"), progress=False)
+                             .compile_s, 3),
+             plan=dict(rows=result.plan.rows, cols=result.plan.cols, group=result.plan.group,
+                       lanes=result.plan.lanes, tall=result.plan.tall,
+                       chunks=result.plan.num_chunks),
+             seconds={k: round(v, 5) for k, v in medians.items()},
+             points_per_s={k: points / v for k, v in medians.items()},
+             ratio={k: v / medians["engine"] for k, v in medians.items() if k != "engine"},
+             agreement=agreement(spec, result.table))
+  print(f"{spec.name}: {points:.2e} points, engine {points / medians['engine']:.3g} pt/s; "
+        + ", ".join(f"{k} {v:.2f}x" for k, v in row["ratio"].items())
+        + f"; {row['agreement']}", flush=True)
+  return row
+
+
+def chunk_spread(make, repeats: int) -> dict:
+  """Engine rate at each chunk size and at the default; best over default."""
+  specs = {"default": make(None)}
+  for chunk in CHUNKS:
+    try:
+      specs[str(chunk)] = make(chunk).validated()
+    except SpecError:
+      pass                      # over the memory cap at that size
+  medians = interleaved({k: (lambda s=s: engine_seconds(s)[0]) for k, s in specs.items()},
+                        repeats)
+  points = specs["default"].num_points
+  rates = {k: points / v for k, v in medians.items()}
+  spread = max(rates.values()) / rates["default"]
+  print(f"  chunk sizes ({specs['default'].name}): "
+        + ", ".join(f"{k} {v:.3g}" for k, v in rates.items()) + f"; best/default {spread:.2f}",
+        flush=True)
+  return dict(points_per_s=rates, best_over_default=spread)
+
+
+def child(huge: bool, repeats: int, quick: bool) -> None:
+  """In a fresh process with two host devices: one device against both, then 10^10 points."""
+  spec = spec_2d((100, 100, 160, 20) if quick else (200, 200, 160, 20))
+  devices = jax.devices()
+  medians = interleaved({"one": lambda: engine_seconds(spec, devices[:1])[0],
+                         "two": lambda: engine_seconds(spec, devices)[0]}, repeats)
+  out = dict(devices=len(devices), points=spec.num_points,
+             points_per_s={k: spec.num_points / v for k, v in medians.items()},
+             two_over_one=medians["one"] / medians["two"])
+  if huge:
+    big = spec_2d(HUGE)
+    result = sweep.run(big, progress=False)
+    out["huge"] = dict(grid=list(HUGE), points=big.num_points, rows=len(result.table),
                        chunks=result.plan.num_chunks, wall_s=result.wall_s,
-                       compile_s=result.compile_s, peak_rss_mb=peak_kb / 1024,
-                       num_devices=result.plan.num_devices,
-                       points_per_s=spec.num_points / (result.wall_s - result.compile_s))
+                       compile_s=result.compile_s, num_devices=result.num_devices,
+                       points_per_s=big.num_points / (result.wall_s - result.compile_s),
+                       peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
   print(json.dumps(out))
 
 
-def run_child(devices: int, grids, huge: bool) -> dict:
-  env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
-  command = [sys.executable, "-m", "benchmarks.bench_sweep", "--child-grids",
-             ",".join("x".join(map(str, g)) for g in grids)] + (["--child-huge"] if huge else [])
+def run_child(huge: bool, repeats: int, quick: bool) -> dict:
+  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+  command = [sys.executable, "-m", "benchmarks.bench_sweep", "--child", "--repeats",
+             str(repeats)] + (["--huge"] if huge else []) + (["--quick"] if quick else [])
   done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
   return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+# -- the README section --------------------------------------------------------------------
+
+
+def _x(value: float) -> str:
+  return f"{value:.2f}x" if value < 10 else f"{value:.1f}x"
+
+
+def readme_section(result: dict) -> str:
+  rows, spread, two = result["shapes"], result["chunk_sizes"], result["two_devices"]
+  lines = [BEGIN, "", "### Sweeps: the engine against a strong NumPy baseline (generated)", "",
+           "Generated by `.venv/bin/python -m benchmarks.bench_sweep` → "
+           "`benchmarks/results/cpu_sweep.json` (" + result["date"] + ", "
+           + result["device"]["cpu"] + f", {result['device']['cores_available']} cores, "
+           f"load average {result['device']['load_average_before'][0]:.2f} before). Shapes, "
+           "baselines and timing: the script's docstring. One core (the process pinned), "
+           "float32 sweep, medians of alternating repeats; ratio = baseline seconds over "
+           "engine seconds on the same outputs.", "",
+           "| shape | grid | points | engine points/s | vs strong NumPy float32 | "
+           "vs strong NumPy float64 | max abs diff vs float64 |",
+           "| --- | --- | --- | --- | --- | --- | --- |"]
+  for r in rows:
+    lines.append(f"| `{r['shape']}` | {' × '.join(map(str, r['grid']))} | {r['points']:.3g} | "
+                 f"{r['points_per_s']['engine']:.3g} | **{_x(r['ratio']['numpy_float32'])}** | "
+                 f"{_x(r['ratio']['numpy_float64'])} | "
+                 f"{r['agreement']['max_abs_diff']:.1e} |")
+  first = rows[0]
+  lines += ["", f"On `{first['shape']}`, the older baseline (the formula as written, blocks of "
+            f"4 alpha[0] rows) runs at {first['points_per_s']['numpy_older_float32']:.3g} "
+            f"points/s: the engine is **{_x(first['ratio']['numpy_older_float32'])}** that. "
+            "The strong baseline with the clip moved after the minimum (a rewrite that holds "
+            "for min and max, not argmin) runs at "
+            f"{first['points_per_s']['numpy_clip_after_float32']:.3g} points/s: "
+            f"{_x(first['ratio']['numpy_clip_after_float32'])}. NaN patterns agree with "
+            "the float64 baseline on every shape"
+            + ("; every argmin holds the minimum." if all(
+                r["agreement"].get("argmin_holds_minimum", True) for r in rows) else "."), "",
+            "Chunk sizes (engine points/s; the default is 2^22):", "",
+            "| shape | " + " | ".join(f"2^{int(np.log2(c))}" for c in CHUNKS)
+            + " | default | best / default |",
+            "| --- |" + " --- |" * (len(CHUNKS) + 2)]
+  for name, s in spread.items():
+    cells = [f"{s['points_per_s'][str(c)]:.3g}" if str(c) in s["points_per_s"] else "over cap"
+             for c in CHUNKS]
+    lines.append(f"| `{name}` | " + " | ".join(cells)
+                 + f" | {s['points_per_s']['default']:.3g} | {s['best_over_default']:.2f} |")
+  lines += ["", "The 2^22 and default columns are the same plan: their difference is the "
+            "machine's noise.", "",
+            f"Two host devices (fresh process, `reduce_2d`, {two['points']:.3g} points, "
+            "unpinned): one device "
+            f"{two['points_per_s']['one']:.3g} points/s, two {two['points_per_s']['two']:.3g}: "
+            f"**{two['two_over_one']:.2f}x**. On host devices each device runs whole chunks "
+            "in turn; a program spanning both made them wait on each other (1.1-1.5x before). "
+            "Unpinned, one device runs at about half its pinned rate (the table above): XLA "
+            "sizes its CPU thread pool by the cores the process may use when it starts, and "
+            "with two threads it hands each loop step's small kernels between them, which on "
+            "this virtual machine costs more than the step (a process started on one core has "
+            "one thread; pinning after the start did not help). Two devices share that pool, "
+            "so they gain less than two separate processes do: each started on its own core, "
+            "two processes ran side by side without slowing each other."]
+  huge = two.get("huge")
+  if huge:
+    lines += ["", f"10^10 points ({' × '.join(map(str, huge['grid']))}, reduced to "
+              f"{huge['rows']:,} rows, {huge['num_devices']} devices): {huge['wall_s']:.1f} s "
+              f"wall ({huge['points_per_s']:.3g} points/s), peak RSS "
+              f"{huge['peak_rss_mb']:.0f} MB."]
+  met = lambda ok: "met" if ok else "not met"
+  ratios = {r["shape"]: r["ratio"]["numpy_float32"] for r in rows}
+  lines += ["", "Goals: at least 4x the strong float32 baseline on one core — "
+            + "; ".join(f"`{name}` {_x(v)}: {met(v >= 4)}" for name, v in ratios.items())
+            + ". The default within 1.25x of the best chunk size — "
+            + ", ".join(f"`{name}` {s['best_over_default']:.2f}" for name, s in spread.items())
+            + f": {met(all(s['best_over_default'] <= 1.25 for s in spread.values()))}. "
+            f"Two devices at least 1.7x one: {_x(two['two_over_one'])}, "
+            f"{met(two['two_over_one'] >= 1.7)}."]
+  lines += ["", END]
+  return "\n".join(lines)
+
+
+def write_readme(section: str) -> None:
+  text = README.read_text()
+  if BEGIN in text:
+    head, rest = text.split(BEGIN, 1)
+    text = head + section + rest.split(END, 1)[1]
+  else:
+    text = text.rstrip("\n") + "\n\n" + section + "\n"
+  README.write_text(text)
+
+
 def main(argv=None) -> dict:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--quick", action="store_true", help="10^7 points, no 10^10 run")
+  parser.add_argument("--quick", action="store_true", help="small grids; README untouched")
+  parser.add_argument("--no-readme", action="store_true", help="leave benchmarks/README.md")
+  parser.add_argument("--repeats", type=int, default=None, help="alternating repeats")
   parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "cpu_sweep.json"))
-  parser.add_argument("--child-grids", default=None, help=argparse.SUPPRESS)
-  parser.add_argument("--child-huge", action="store_true", help=argparse.SUPPRESS)
+  parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+  parser.add_argument("--huge", action="store_true", help=argparse.SUPPRESS)
   args = parser.parse_args(argv)
-  if args.child_grids is not None:
-    child(args)
+  repeats = args.repeats or (3 if args.quick else 9)
+  if args.child:
+    child(args.huge, repeats, args.quick)
     return {}
 
   load_before = os.getloadavg()
-  grids = [(1000, 100, 10, 10)] if args.quick else [(1000, 1000, 10, 10), (1000, 1000, 100, 10)]
-  cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-  loop_rate = python_loop_rate(make_spec(grids[0]), 3000 if args.quick else 5000)
-  scalar_rate = numpy_scalar_loop_rate(make_spec(grids[0]), 2000 if args.quick else 3000)
-  # One host device per core, as `acajax sweep` sets up by default (fresh process).
-  split = run_child(cores, grids, huge=not args.quick) if cores > 1 else None
-  # The one-device comparisons run on one core, sweep and NumPy alike (JAX
-  # starts its threads after this, and they inherit it): a like-for-like
-  # ratio that other processes on the machine disturb less.
-  pinned = None
-  if hasattr(os, "sched_setaffinity") and cores > 1:
-    pinned = max(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {pinned})
-  rows = []
-  for index, sizes in enumerate(grids):
-    spec = make_spec(sizes)
-    points = spec.num_points
-    big = points >= 10**9
-    run_s, compile_s, last, run_cpu = time_sweep(spec, repeats=3)
-    np64_s, np64_cpu = time_numpy(spec, np.float64, repeats=1 if big else 3)
-    np32_s, np32_cpu = time_numpy(spec, np.float32, repeats=1 if big else 3)
-    row = dict(
-        shape=list(sizes), points=points, dtype=spec.dtype,
-        chunk_points=last.plan.rows * last.plan.cols, chunks=last.plan.num_chunks,
-        compile_s=round(compile_s, 3), median_s=round(run_s, 4),
-        points_per_s=points / run_s,
-        max_abs_diff_vs_numpy_float64=None if big else check_agreement(spec, last.table),
-        baselines=dict(numpy_float64_s=round(np64_s, 3), numpy_float32_s=round(np32_s, 3),
-                       numpy_float64_points_per_s=points / np64_s,
-                       numpy_float32_points_per_s=points / np32_s,
-                       python_loop_points_per_s=loop_rate,
-                       python_loop_s_extrapolated=points / loop_rate,
-                       numpy_scalar_loop_points_per_s=scalar_rate,
-                       numpy_scalar_loop_s_extrapolated=points / scalar_rate),
-        ratios=dict(vs_numpy_float64=np64_s / run_s, vs_numpy_float32=np32_s / run_s,
-                    vs_python_loop=(points / loop_rate) / run_s,
-                    vs_numpy_scalar_loop=(points / scalar_rate) / run_s),
-        # Process CPU seconds: less sensitive than wall time to other processes
-        # sharing the cores (the sweep's count includes its host thread).
-        cpu_s=dict(sweep=round(run_cpu, 4), numpy_float64=round(np64_cpu, 3),
-                   numpy_float32=round(np32_cpu, 3)),
-        cpu_ratios=dict(vs_numpy_float64=np64_cpu / run_cpu, vs_numpy_float32=np32_cpu / run_cpu))
-    text = (f"{points:.0e} points, 1 device: {run_s:.3f} s ({row['points_per_s']:.3g} pt/s, "
-            f"compile {compile_s:.2f} s); NumPy f64 {np64_s:.2f} s -> "
-            f"{row['ratios']['vs_numpy_float64']:.1f}x, f32 {np32_s:.2f} s -> "
-            f"{row['ratios']['vs_numpy_float32']:.1f}x; loops: pure Python -> "
-            f"{row['ratios']['vs_python_loop']:.0f}x, NumPy scalars -> "
-            f"{row['ratios']['vs_numpy_scalar_loop']:.0f}x; by CPU time: NumPy f64 "
-            f"{row['cpu_ratios']['vs_numpy_float64']:.1f}x, f32 "
-            f"{row['cpu_ratios']['vs_numpy_float32']:.1f}x")
-    if split is not None:
-      other = split["sweeps"][index]
-      row[f"split_{cores}_devices"] = dict(
-          median_s=round(other["median_s"], 4), compile_s=round(other["compile_s"], 3),
-          points_per_s=other["points_per_s"],
-          ratios=dict(vs_numpy_float64=np64_s / other["median_s"],
-                      vs_numpy_float32=np32_s / other["median_s"],
-                      vs_python_loop=(points / loop_rate) / other["median_s"],
-                      vs_numpy_scalar_loop=(points / scalar_rate) / other["median_s"]))
-      r = row[f"split_{cores}_devices"]["ratios"]
-      text += (f"\n    {cores} host devices: {other['median_s']:.3f} s -> NumPy f64 "
-               f"{r['vs_numpy_float64']:.1f}x, f32 {r['vs_numpy_float32']:.1f}x, pure Python "
-               f"{r['vs_python_loop']:.0f}x, NumPy scalars {r['vs_numpy_scalar_loop']:.0f}x")
-    rows.append(row)
-    print(text, flush=True)
-
-  huge = None if split is None else split.get("huge")
-  if huge is not None:
-    print(f"1e10 points, {huge['num_devices']} devices: {huge['wall_s']:.1f} s wall "
-          f"({huge['points_per_s']:.3g} pt/s), peak RSS {huge['peak_rss_mb']:.0f} MB", flush=True)
-
+  cores = len(os.sched_getaffinity(0))
+  two = run_child(huge=not args.quick, repeats=repeats, quick=args.quick) if cores > 1 else None
+  pinned = max(os.sched_getaffinity(0))
+  os.sched_setaffinity(0, {pinned})
+  q = args.quick
+  makers = {"reduce_2d": lambda c: spec_2d((50, 50, 160, 20) if q else (200, 200, 160, 20), c),
+            "reduce_1d": lambda c: spec_1d((10, 10, 100_000) if q else (40, 40, 100_000), c),
+            "reduce_1d_sw_argmin": lambda c: spec_1d((10, 10, 100_000) if q else
+                                                     (40, 40, 100_000), c, sw_argmin=True),
+            "keep_all": lambda c: spec_keep((20, 20, 20, 20) if q else (60, 60, 60, 20), c)}
+  shapes = [shape_row(make(None), repeats, older=name == "reduce_2d")
+            for name, make in makers.items()]
+  spread = {name: chunk_spread(make, max(3, repeats // 2)) for name, make in makers.items()}
   result = dict(
-      benchmark="bench_sweep", quick=args.quick,
-      device=dict(backend=jax.default_backend(), devices=[str(d) for d in jax.devices()],
-                  cpu=cpu_model(), cpu_count=os.cpu_count(), cores_available=cores,
-                  load_average_before=load_before, load_average_after=os.getloadavg(),
-                  one_device_runs_pinned_to_core=pinned),
-      versions=dict(jax=jax.__version__, jaxlib=jaxlib.__version__, numpy=np.__version__,
-                    pandas=pandas.__version__, python=platform.python_version()),
-      workload="M=2 feature-label (Theorem 1), S_min and S_w, reduced over (xi, eps) with "
-               "min, max, argmin; float32 sweep vs NumPy float64/float32 broadcasting",
-      results=rows, sweep_1e10=huge,
-      peak_rss_mb=None if huge is None else huge["peak_rss_mb"])
+      benchmark="bench_sweep", quick=q, date=time.strftime("%Y-%m-%d"),
+      device=dict(backend=jax.default_backend(), cpu=cpu_model(), cpu_count=os.cpu_count(),
+                  cores_available=cores, load_average_before=load_before,
+                  load_average_after=os.getloadavg(), one_device_runs_pinned_to_core=pinned),
+      versions=dict(jax=jax.__version__, numpy=np.__version__, pandas=pd.__version__,
+                    python=platform.python_version()),
+      shapes=shapes, chunk_sizes=spread, two_devices=two)
+  if two is not None:
+    print(f"two devices: {two['two_over_one']:.2f}x one device", flush=True)
   out = Path(args.out)
-  out.parent.mkdir(parents=True, exist_ok=True)
-  out.write_text(json.dumps(result, indent=2) + "\n")
-  print(f"wrote {out}")
+  if not q:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
+    if not args.no_readme and two is not None:
+      write_readme(readme_section(result))
+      print(f"updated {README}")
   return result
 
 

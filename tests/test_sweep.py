@@ -239,9 +239,19 @@ def test_unrolled_corollaries_equal_bounds_functions():
   values[1, :5] = np.nan
   alpha = rng.uniform(0.01, 0.3, (3, 50))
   stacked = jnp.asarray(values.T)
-  np.testing.assert_array_equal(_kernel._s_min(tuple(jnp.asarray(values))), bounds.s_min(stacked))
-  np.testing.assert_allclose(_kernel._s_weighted(tuple(jnp.asarray(values)), tuple(jnp.asarray(alpha))),
-                             bounds.s_weighted(stacked, jnp.asarray(alpha.T)), rtol=1e-15)
+  # The kernel carries validity apart (NaN marks it here) and may clip after
+  # the minimum (clipping is monotone); either order gives the corollary.
+  valid = ~np.isnan(values).any(axis=0)
+  raw = tuple(jnp.asarray(values))
+  clipped = tuple(_kernel._clip01(v) for v in raw)
+  expected = np.asarray(bounds.s_min(stacked))
+  assert np.isnan(expected[~valid]).all() and valid.sum() == 45
+  for got in (_kernel._clip01(_kernel._s_min(raw)), _kernel._s_min(clipped)):
+    np.testing.assert_array_equal(np.where(valid, got, np.nan), expected)
+  np.testing.assert_array_equal(_kernel._clip01(raw[0]), np.clip(values[0], 0, 1))
+  np.testing.assert_allclose(
+      np.where(valid, _kernel._s_weighted(clipped, tuple(jnp.asarray(alpha))), np.nan),
+      bounds.s_weighted(stacked, jnp.asarray(alpha.T)), rtol=1e-15)
 
 
 @pytest.mark.parametrize("over, sizes", [
@@ -266,9 +276,9 @@ def test_block_layouts_match_reference(layout, monkeypatch):
   """Blocks of (rows, lanes) walked in steps; tall groups of rows; the accelerator layout."""
   if layout == "accelerator":   # the GPU/TPU layout, forced here on CPU devices
     monkeypatch.setattr(_driver, "_accelerator_layout", lambda devices: True)
-  if layout in ("tall", "accelerator"):   # many rows, few reduced points: groups of rows, one column a step
-    axes = {"alpha[0]": Axis.linspace(0.01, 0.97, 4100), "xi": Axis.of([0.0, 0.3]),
-            "eps": Axis.of([0.0, 0.45])}
+  if layout in ("tall", "accelerator"):   # many rows, few reduced points: groups of rows, a few columns a step
+    axes = {"alpha[0]": Axis.linspace(0.01, 0.97, 4100), "xi": Axis.of([0.0, 0.1, 0.3]),
+            "eps": Axis.linspace(0.0, 0.45, 5)}
   else:                  # few rows, many reduced points: blocks of (rows, lanes)
     axes = {"alpha[0]": Axis.linspace(0.01, 0.97, 20), "xi": Axis.linspace(0.0, 0.3, 32),
             "eps": Axis.linspace(0.0, 0.45, 16)}
@@ -281,7 +291,8 @@ def test_block_layouts_match_reference(layout, monkeypatch):
   elif layout == "wide":
     assert not plan.tall and plan.lanes >= 64 and plan.steps >= 8 and plan.groups > 1
   elif layout == "tall":
-    assert plan.tall and plan.lanes == 1 and plan.groups > 1
+    # 15 columns in steps of 8: the last step repeats the last column.
+    assert plan.tall and plan.lanes == 8 and plan.steps == 2 and plan.groups > 1
   else:
     assert plan.col_blocks > 1
   _assert_tables_match(sweep.run(spec, progress=False).table, _np_table(spec))
@@ -573,21 +584,37 @@ MULTI_DEVICE = textwrap.dedent("""
     wide = dict(axes, xi=Axis.linspace(0.0, 0.3, 100), eps=Axis.linspace(0.0, 0.45, 100))
     cases = [((), 64, axes), (("eps",), 64, axes), (("xi", "eps"), 5, axes),
              (("xi", "eps"), 2**16, wide)]
+    ones = {}
     for over, chunk, grid in cases:
       spec = base.replace(axes=grid, reduce=Reduce(over, ("argmin",)), chunk_points=chunk)
-      one = sweep.run(spec, devices=jax.devices()[:1], progress=False)
+      one = ones[over, chunk] = sweep.run(spec, devices=jax.devices()[:1], progress=False)
       four = sweep.run(spec, progress=False)
-      assert four.plan.num_devices == 4
+      # Host devices run whole chunks each, in turn.
+      assert four.num_devices == 4 and four.plan.num_devices == 1 and four.kernel_traces == 4
       pd.testing.assert_frame_equal(one.table, four.table, check_exact=False, rtol=1e-12, atol=1e-15)
       exact = one.table.equals(four.table)
       print(over, "bitwise equal:", exact)
-      print(over, "shard_dim", four.plan.shard_dim, "ok")
+      print(over, "chunks per device", "ok")
+    # The accelerators' layout, here on host devices: every chunk split over
+    # the four devices, their parts combined on the host in device order.
+    from acajax.sweep import _driver
+    _driver._accelerator_layout = lambda devices: True
+    dims = set()
+    for over, chunk, grid in cases:
+      spec = base.replace(axes=grid, reduce=Reduce(over, ("argmin",)), chunk_points=chunk)
+      split = sweep.run(spec, progress=False)
+      assert split.plan.num_devices == 4
+      dims.add(split.plan.shard_dim)
+      pd.testing.assert_frame_equal(ones[over, chunk].table, split.table, check_exact=False,
+                                    rtol=1e-12, atol=1e-15)
+      print(over, "split, shard_dim", split.plan.shard_dim, "ok")
+    assert dims == {0, 1}, dims
 """)
 
 
 def test_four_host_devices_equal_one_device():
   result = host_devices.run(MULTI_DEVICE, 4)
-  assert result.stdout.count("ok") == 4
+  assert result.stdout.count("ok") == 8
   assert "shard_dim 0" in result.stdout and "shard_dim 1" in result.stdout
 
 

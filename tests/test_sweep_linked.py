@@ -84,10 +84,14 @@ eps = "min(0.1, max(alpha[0], alpha[1]) / 2)"
 
 
 def test_reduced_axis_derived_values_and_toml_round_trip():
-  """A derived mass over a reduced axis gets no column; the spec survives TOML."""
+  """A derived mass over a reduced axis gets no column; the spec survives TOML.
+
+  The masses are not symmetric (0.11, not 0.1), so the argmax is no tie that
+  rounding decides.
+  """
   spec = SweepSpec(
       axes={"xi": Axis.of([0.0, 0.2]), "alpha[0]": Axis.linspace(0.02, 0.08, 4)},
-      bounds=("feature_label",), collectives=2, derived={"alpha[1]": "0.1 - alpha[0]"},
+      bounds=("feature_label",), collectives=2, derived={"alpha[1]": "0.11 - alpha[0]"},
       fixed={"xi_c": 0.02, "delta": 0.5, "eps": 0.0}, collective=("s_min",),
       reduce=sweep.Reduce(("alpha[0]",), ("max", "argmax")), dtype="float64").validated()
   again = sweep.loads(spec.to_toml())
@@ -95,8 +99,8 @@ def test_reduced_axis_derived_values_and_toml_round_trip():
   table = sweep.run(spec).table
   assert "alpha[1]" not in table.columns
   for _, row in table.iterrows():
-    values = [min(np_bounds.feature_label(a, 0.1, 0.0, 0.02, row["xi"], 0.5, 0.0),
-                  np_bounds.feature_label(0.1 - a, 0.1, 0.0, 0.02, row["xi"], 0.5, 0.0))
+    values = [min(np_bounds.feature_label(a, 0.11, 0.0, 0.02, row["xi"], 0.5, 0.0),
+                  np_bounds.feature_label(0.11 - a, 0.11, 0.0, 0.02, row["xi"], 0.5, 0.0))
               for a in np.linspace(0.02, 0.08, 4)]
     assert row["feature_label.s_min.max"] == pytest.approx(max(values), abs=1e-12)
     best = np.linspace(0.02, 0.08, 4)[int(np.argmax(values))]

@@ -47,15 +47,18 @@ def float_dtype(*values) -> np.dtype:
   return np.dtype(dtype)
 
 
-def as_float_arrays(named: Mapping[str, object]) -> tuple[jax.Array, ...]:
+def as_float_arrays(named: Mapping[str, object], *,
+                    broadcast: bool = True) -> tuple[jax.Array, ...]:
   """Checks dtypes and broadcastability, returns the values as float arrays.
 
   Args:
     named: argument name -> value, in the order they should be returned.
+    broadcast: broadcast the arrays to their common shape (default), or keep
+      each one's shape (the shapes are checked either way).
 
   Returns:
-    A tuple of arrays, one per entry, all of one floating dtype and broadcast
-    to a common shape.
+    A tuple of arrays, one per entry, all of one floating dtype and, with
+    ``broadcast``, of a common shape.
 
   Raises:
     TypeError: an argument is not real numeric; the message names it.
@@ -75,7 +78,8 @@ def as_float_arrays(named: Mapping[str, object]) -> tuple[jax.Array, ...]:
           f"{name} has shape {value_shape}, which does not broadcast with the "
           f"shape {shape} of {', '.join(seen)}") from None
     seen.append(name)
-  return tuple(jnp.broadcast_to(jnp.asarray(v, dtype), shape) for v in named.values())
+  arrays = tuple(jnp.asarray(v, dtype) for v in named.values())
+  return tuple(jnp.broadcast_to(a, shape) for a in arrays) if broadcast else arrays
 
 
 def check_choice(name: str, value: str, allowed: Sequence[str]) -> str:

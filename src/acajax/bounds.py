@@ -65,12 +65,50 @@ def _slack(dtype) -> jax.Array:
   return jnp.asarray(16 * jnp.finfo(dtype).eps, dtype)
 
 
-def _common_domain(alpha, alpha_total, beta, xi_c, xi, eps) -> jax.Array:
-  """The part of the domain shared by Theorems 1 and 2 (module docstring)."""
+def _common_domain(alpha, alpha_total, beta, xi_c, xi, eps) -> tuple[jax.Array, ...]:
+  """The conditions of the domain shared by Theorems 1 and 2 (module docstring)."""
   misaligned = alpha_total - alpha - beta
-  return ((eps >= 0) & (eps < 0.5) & (alpha > 0) & (alpha_total < 1) & (beta >= 0)
-          & (misaligned >= -_slack(alpha.dtype)) & (xi_c >= 0) & (xi_c <= 1)
-          & (xi >= 0) & (xi <= 1))
+  return ((eps >= 0), (eps < 0.5), (alpha > 0), (alpha_total < 1), (beta >= 0),
+          (misaligned >= -_slack(alpha.dtype)), (xi_c >= 0), (xi_c <= 1), (xi >= 0), (xi <= 1))
+
+
+def _grouped(op, terms) -> jax.Array:
+  """``op`` folded over ``terms``, same-shaped ones first, then smallest first.
+
+  A sweep passes parameters shaped along the rows or the columns of a block;
+  grouping keeps every combination of row-only (or column-only) terms on the
+  small arrays, so a block pays one operation per point for the whole fold.
+  """
+  groups: dict[tuple[int, ...], jax.Array] = {}
+  for term in terms:
+    shape = jnp.shape(term)
+    groups[shape] = op(groups[shape], term) if shape in groups else term
+  parts = sorted(groups.values(), key=jnp.size)
+  result = parts[0]
+  for part in parts[1:]:
+    result = op(result, part)
+  return result
+
+
+def _product(*factors: jax.Array) -> jax.Array:
+  """The product of ``factors``, grouped by shape (:func:`_grouped`)."""
+  return _grouped(jnp.multiply, factors)
+
+
+def _all(*conditions: jax.Array) -> jax.Array:
+  """The conjunction of ``conditions``, grouped by shape (:func:`_grouped`)."""
+  return _grouped(jnp.logical_and, conditions)
+
+
+def _guards(alpha: jax.Array, eps: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """alpha and eps with harmless stand-ins (0.5, 0) outside their own domain.
+
+  The first half of the double-where, per parameter rather than per point:
+  every division below stays finite (alpha > 0, 1 - 2 eps > 0) wherever the
+  other parameters are out of domain too, so gradients stay finite, and a
+  sweep keeps the guards on its row or column vectors.
+  """
+  return (_safe(alpha > 0, alpha, 0.5), _safe((eps >= 0) & (eps < 0.5), eps, 0.0))
 
 
 def _finish(value: jax.Array, valid: jax.Array, clip: bool) -> jax.Array:
@@ -127,15 +165,33 @@ def feature_label(alpha: ArrayLike, *, alpha_total: ArrayLike, beta: ArrayLike,
     >>> print(b.round(6))
     [0.775   0.375   0.60625]
   """
-  alpha, alpha_total, beta, xi_c, xi, delta, eps = _checks.as_float_arrays(dict(
-      alpha=alpha, alpha_total=alpha_total, beta=beta, xi_c=xi_c, xi=xi, delta=delta, eps=eps))
-  valid = _common_domain(alpha, alpha_total, beta, xi_c, xi, eps) & (delta >= 0) & (delta <= 1)
-  alpha = _safe(valid, alpha, 0.5)
-  eps = _safe(valid, eps, 0.0)
-  misaligned = alpha_total - alpha - beta
-  value = (1.0 - xi_c * (delta + 2 * eps) / (1 - 2 * eps) * (1 - alpha_total) / alpha
-           - xi * (1 + 2 * eps) / (1 - 2 * eps) * misaligned / alpha)
-  return _finish(value, valid, clip)
+  value, conditions = _feature_label_parts(*_checks.as_float_arrays(dict(
+      alpha=alpha, alpha_total=alpha_total, beta=beta, xi_c=xi_c, xi=xi, delta=delta,
+      eps=eps), broadcast=False))
+  return _finish(value, _all(*conditions), clip)
+
+
+def _feature_label_parts(alpha, alpha_total, beta, xi_c, xi, delta, eps):
+  """Theorem 1's raw value and its domain conditions, for callers that combine them.
+
+  :func:`feature_label` is ``where(all(conditions), clip(value), nan)``. The
+  value is finite wherever alpha > 0 and 0 <= eps < 1/2 hold (the guards),
+  whatever the other conditions; the sweep engine folds the conditions into
+  its reductions. Arguments are float arrays of one dtype that broadcast.
+
+  Returns:
+    ``(value, conditions)``: the unclipped right-hand side and a tuple of
+    boolean arrays, each reading one parameter group.
+  """
+  conditions = _common_domain(alpha, alpha_total, beta, xi_c, xi, eps) + (delta >= 0,
+                                                                            delta <= 1)
+  alpha, eps = _guards(alpha, eps)
+  # Factors that each read one group of parameters (masses; eps; delta, eps).
+  difficulty = (delta + 2 * eps) / (1 - 2 * eps)
+  scale = (1 + 2 * eps) / (1 - 2 * eps)
+  value = (1.0 - _product(xi_c, difficulty, (1 - alpha_total) / alpha)
+           - _product(xi, scale, (alpha_total - alpha - beta) / alpha))
+  return value, conditions
 
 
 def feature_label_pairwise(alpha: ArrayLike, *, alpha_total: ArrayLike, xi_c: ArrayLike,
@@ -174,7 +230,7 @@ def feature_label_pairwise(alpha: ArrayLike, *, alpha_total: ArrayLike, xi_c: Ar
       alpha=alpha, alpha_total=alpha_total, xi_c=xi_c, delta=delta, eps=eps,
       competition=competition))
   zero = jnp.zeros_like(alpha)
-  valid = (_common_domain(alpha, alpha_total, zero, xi_c, zero, eps) & (delta >= 0)
+  valid = (_all(*_common_domain(alpha, alpha_total, zero, xi_c, zero, eps)) & (delta >= 0)
            & (delta <= 1) & (competition >= 0)
            & (competition <= alpha_total - alpha + _slack(alpha.dtype)))
   alpha = _safe(valid, alpha, 0.5)
@@ -233,24 +289,37 @@ def feature_only(alpha: ArrayLike, *, alpha_total: ArrayLike, beta: ArrayLike,
     [ 0.383333 -0.229167  0.041667]
   """
   _checks.check_choice("variant", variant, VARIANTS)
-  alpha, alpha_total, beta, xi_c, xi, p, eps = _checks.as_float_arrays(dict(
-      alpha=alpha, alpha_total=alpha_total, beta=beta, xi_c=xi_c, xi=xi, p=p, eps=eps))
-  valid = _common_domain(alpha, alpha_total, beta, xi_c, xi, eps) & (p > 0) & (p <= 1)
+  value, conditions = _feature_only_parts(*_checks.as_float_arrays(dict(
+      alpha=alpha, alpha_total=alpha_total, beta=beta, xi_c=xi_c, xi=xi, p=p, eps=eps),
+      broadcast=False), variant=variant)
+  return _finish(value, _all(*conditions), clip)
+
+
+def _feature_only_parts(alpha, alpha_total, beta, xi_c, xi, p, eps, *, variant="sound"):
+  """Theorem 2's raw value and its domain conditions (as :func:`_feature_label_parts`).
+
+  The value is finite wherever alpha > 0, 0 <= eps < 1/2 and 0 < p <= 1.
+  """
+  conditions = _common_domain(alpha, alpha_total, beta, xi_c, xi, eps) + (p > 0, p <= 1)
   if variant == "published":
-    valid = valid & (p <= (1 + 2 * eps) / 2)
-  alpha = _safe(valid, alpha, 0.5)
-  eps = _safe(valid, eps, 0.0)
-  p = _safe(valid, p, 0.5)
-  misaligned = alpha_total - alpha - beta
-  competition = xi * (1 + 2 * eps) * misaligned
+    conditions += (p <= (1 + 2 * eps) / 2,)
+  alpha, eps = _guards(alpha, eps)
+  p = _safe((p > 0) & (p <= 1), p, 0.5)
+  # Each term as a product of factors that read one group of parameters:
+  # competition / ((1 - 2 eps) p alpha) = xi (1+2eps)/(1-2eps) (m_c / alpha) / p.
+  inv_p, inv_den = 1 / p, 1 / (1 - 2 * eps)
+  competition = _product(xi, (1 + 2 * eps) * inv_den, (alpha_total - alpha - beta) / alpha,
+                         inv_p)
   if variant == "sound":
-    rarity = xi_c * jnp.maximum(0.0, 1 + 2 * eps - (2 - alpha_total) * p)
-    value = 1.0 - (rarity + competition) / ((1 - 2 * eps) * p * alpha)
+    # xi_c max(0, 1 + 2eps - (2 - abar) p) / ((1 - 2eps) p alpha)
+    #   = (xi_c / alpha) max(0, (1+2eps)/((1-2eps) p) - (2 - abar)/(1-2eps)).
+    slack = _product((1 + 2 * eps) * inv_den, inv_p) - _product(2 - alpha_total, inv_den)
+    rarity = _product(xi_c, 1 / alpha, jnp.maximum(0.0, slack))
   else:
-    rarity = xi_c * ((1 - alpha_total) * (1 + 2 * eps - 2 * p) + 2 * eps * alpha_total)
-    value = (1.0 - rarity / ((1 - 2 * eps) * p * alpha)
-             - competition / ((1 - 2 * eps) * alpha * p))
-  return _finish(value, valid, clip)
+    # xi_c [(1-abar)(1+2eps-2p) + 2 eps abar] / ((1-2eps) p alpha)
+    rarity = _product(xi_c, inv_den, inv_p, 1 / alpha,
+                      (1 - alpha_total) * (1 + 2 * eps - 2 * p) + 2 * eps * alpha_total)
+  return 1.0 - rarity - competition, conditions
 
 
 def s_min(bounds: ArrayLike, *, clip: bool = True) -> jax.Array:

@@ -5,7 +5,7 @@ Subcommands:
 * ``acajax demo [--out DIR]`` — the README's main job: a two-collective
   report (table and figure) written into DIR.
 * ``acajax sweep SPEC.toml --out DIR`` — evaluate a sweep spec over its grid
-  (chunked, sharded over every device, resumable); on several hosts add
+  (chunked, on every device, resumable); on several hosts add
   ``--coordinator HOST:PORT --num-processes N --process-id I``.
 * ``acajax plot DIR`` — the figures that suit a finished sweep.
 * ``acajax validate SPEC.toml --out DIR`` — flax learners trained on planted
@@ -282,7 +282,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _split_cpu(count: int | None) -> None:
   """Exposes the host CPU as ``count`` JAX devices (default: one per core).
 
-  A sweep shards each chunk over every device, and ``learners.train_many``
+  A sweep runs its chunks on every device, and ``learners.train_many``
   splits its models over them; on CPU, JAX shows one device unless
   XLA_FLAGS says otherwise. Has no effect when XLA_FLAGS already sets
   the count, or once JAX's CPU backend has started (in-process callers).

@@ -68,6 +68,48 @@ def environment() -> dict:
               numpy_version=np.__version__, versions=versions())
 
 
+_ALL_CORES: set[int] | None = None
+
+
+def _set_affinity(cores: set[int]) -> None:
+  threads = [int(t) for t in os.listdir("/proc/self/task")] if os.path.isdir(
+      "/proc/self/task") else [0]
+  for thread in threads:
+    try:
+      os.sched_setaffinity(thread, cores)
+    except OSError:       # a thread that ended meanwhile
+      pass
+
+
+def pin_to_one_core() -> int | None:
+  """Pins this process (every thread, and the threads it starts) to one core.
+
+  For CPU benchmarks that compare a one-device JAX run with single-threaded
+  NumPy. Call it before JAX's first operation: XLA sizes its CPU thread pool
+  by the cores the process may use, and with a pool of several threads it
+  hands each loop step's small kernels between them, which halved the
+  sweep's speed on the 2-core machine even with every thread on one core
+  (``benchmarks/README.md``). Returns the core, or None where affinity is not
+  available (or one core is all there is).
+  """
+  global _ALL_CORES
+  if not hasattr(os, "sched_setaffinity"):
+    return None
+  cores = os.sched_getaffinity(0)
+  if len(cores) < 2:
+    return None
+  _ALL_CORES = set(cores)
+  core = max(cores)
+  _set_affinity({core})
+  return core
+
+
+def unpin() -> None:
+  """Undoes :func:`pin_to_one_core` (every thread back on every core)."""
+  if _ALL_CORES:
+    _set_affinity(_ALL_CORES)
+
+
 def split_cpu() -> int:
   """Shows the host CPU as one JAX device per usable core; returns the CPU device count.
 

@@ -4,8 +4,11 @@ Capabilities (``NAMES``; workloads and baselines in
 :mod:`acajax.bench._workloads`):
 
 * ``sweep``: bound sweeps (``acajax.sweep``; Theorem 1 for two collectives,
-  S_min and S_w, reduced over xi × eps; float32). Baseline: NumPy float64
-  broadcasting of the same formula and reductions.
+  S_min and S_w, reduced over xi × eps; float32; on CPU one device pinned to
+  one core, as the baseline runs). Baseline: the strong NumPy
+  baseline (:mod:`acajax.bench._workloads.sweep_baseline`: the bound factored
+  along the axes, cache-sized blocks, float32) on the same outputs; the older
+  float64 full-block baseline is recorded beside it.
 * ``exact``: exact-engine batches (``mixtures.exact_analysis``: worst-case
   success + scenario parameters; n = 64, K = 4, M = 4; float64). Baseline:
   an independent NumPy reference, one scenario at a time.
@@ -54,7 +57,7 @@ import jax
 from tqdm import tqdm
 
 from acajax.bench import _process
-from acajax.bench._env import environment, split_cpu
+from acajax.bench._env import environment, pin_to_one_core, split_cpu, unpin
 from acajax.bench._measure import ceilings
 from acajax.bench._paths import Destination, destination
 from acajax.bench._workloads import exact, learners, optimize, recommender, statistical, sweep
@@ -68,6 +71,8 @@ NAMES = tuple(WORKLOADS)
 LONGEST_FIRST = ("sweep", "learners", "optimize", "recommender", "exact", "statistical")
 # Their models are split over devices: on CPU one JAX device per core.
 SPLIT_CPU = ("learners", "recommender")
+# One device pinned to one core on CPU, like their single-threaded baselines.
+PINNED_CPU = ("sweep",)
 
 
 def plan(name: str, quick: bool, accelerator: bool) -> dict:
@@ -112,7 +117,13 @@ def child(name: str, quick: bool) -> dict | None:
   """
   if name in SPLIT_CPU:
     split_cpu()               # the models split over every core, as acajax validate does
+  # One device on one core, like its NumPy baseline; pinned before JAX starts,
+  # which sizes its CPU thread pool by the cores it may use (undone on an
+  # accelerator).
+  cores = pin_to_one_core() and os.sched_getaffinity(0) if name in PINNED_CPU else None
   accelerator = jax.default_backend() != "cpu"
+  if cores and accelerator:
+    unpin()
   p = plan(name, quick, accelerator)
   ceiling = ceilings(accelerator, quick)
   start = time.perf_counter()

@@ -151,6 +151,10 @@ def markdown(results: list[dict], *, command: str = "acajax bench",
       if b and len(b.get("scaling", [])) > 1:
         steps = ", ".join(f"{_si(lo)}→{_si(hi)}: {k:.2f}" for lo, hi, k in exponents(b))
         lines.append(f"* {name}: {steps}")
+    older = result["benchmarks"].get("sweep", {}).get("baseline_older")
+    if older:
+      lines += ["", f"Sweep against its older baseline ({older['name']}, same run): "
+                f"**{_ratio(older['ratio'])}**."]
     extra = [b for b in result["benchmarks"].values() if "ratio_vs_sklearn" in b]
     for b in extra:
       lines += ["", f"Learners against scikit-learn's `LogisticRegression` loop (same run): "

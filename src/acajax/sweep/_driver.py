@@ -133,14 +133,16 @@ def _empty_accumulator(spec: SweepSpec, plan: ChunkPlan) -> dict[str, np.ndarray
   return acc
 
 
-def _fetch(result, copy: bool):
-  """This process's copy of a chunk's (replicated) results.
+def _fetch(result, copy: bool, gathered: bool):
+  """This process's copy of a chunk's results.
 
-  With ``copy`` (accelerators), the copies to the host start now and run
-  while later chunks compute; reading them (``np.asarray``) waits only for
-  what is not there yet. CPU arrays are read in place.
+  ``gathered`` results are replicated (one device's copy is read); the
+  others are split over this process's devices and read whole. With
+  ``copy`` (accelerators), the copies to the host start now and run while
+  later chunks compute; reading them (``np.asarray``) waits only for what is
+  not there yet. CPU arrays are read in place.
   """
-  local = jax.tree.map(lambda v: v.addressable_data(0), result)
+  local = jax.tree.map(lambda v: v.addressable_data(0), result) if gathered else result
   if copy:
     for leaf in jax.tree.leaves(local):
       leaf.copy_to_host_async()
@@ -148,7 +150,17 @@ def _fetch(result, copy: bool):
 
 
 def _combine_chunk(acc, result, chunk: Chunk, plan: ChunkPlan, spec: SweepSpec) -> None:
-  """Folds one chunk's results (from :func:`_fetch`) into the accumulator, in place."""
+  """Folds one chunk's results (from :func:`_fetch`) into the accumulator, in place.
+
+  Results with a leading device axis (column parts of the chunk, not
+  combined on the devices) are folded in device order: earlier devices hold
+  earlier columns, so ties still go to the first point in grid order.
+  """
+  result = jax.tree.map(np.asarray, result)
+  if plan.reduced and np.ndim(next(iter(result.values()))["found"]) == 2:
+    for part in range(plan.num_devices):
+      _combine_chunk(acc, jax.tree.map(lambda v: v[part], result), chunk, plan, spec)
+    return
   rows = slice(chunk.row_start, chunk.row_start + chunk.rows_valid)
   directions, _, _ = _reduce_fields(spec.reduce.ops)
   for column, parts in result.items():
@@ -195,7 +207,9 @@ def _table(spec: SweepSpec, plan: ChunkPlan, acc) -> pd.DataFrame:
           data[f"{column}.arg{direction}.{name}"] = np.where(found, values[name][digit], np.nan
                                                              ).astype(dtype)
   data = _spec.finish_table(spec, data)     # derived parameters' columns, strategy names
-  return pd.DataFrame(data, columns=result_columns(spec))
+  # copy=False: the columns are fresh arrays; pandas keeps them as they are
+  # rather than copying them into one block (a tenth of a large sweep's time).
+  return pd.DataFrame(data, columns=result_columns(spec), copy=False)
 
 
 # -- checkpoints ---------------------------------------------------------------------
@@ -494,8 +508,11 @@ class SweepResult(NamedTuple):
     wall_s: seconds this call took, compilation included.
     compile_s: seconds spent compiling the chunk function (about 0 when this
       process ran the same sweep before: the executable is reused).
-    kernel_traces: times the chunk function was traced (1: compiled once;
-      0 when a finished sweep had nothing left to run).
+    kernel_traces: times the chunk function was traced (1 per device that
+      runs chunks of its own, else 1: compiled once; 0 when a finished sweep
+      had nothing left to run).
+    num_devices: devices the sweep ran on (host devices of one process each
+      run whole chunks, so ``plan.num_devices`` is 1 there).
   """
   table: pd.DataFrame
   spec: SweepSpec
@@ -505,6 +522,7 @@ class SweepResult(NamedTuple):
   wall_s: float
   compile_s: float
   kernel_traces: int
+  num_devices: int = 1
 
 
 def _global_replicated(mesh: Mesh, array: np.ndarray) -> jax.Array:
@@ -602,10 +620,15 @@ def run(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike | None =
     raise ValueError(f"max_hours must be positive; got {limit_hours!r}")
   devices = list(jax.devices() if devices is None else devices)
   accelerator = _accelerator_layout(devices)
-  plan = make_plan(spec, len(devices), accelerator=accelerator)
-  fingerprint = spec.fingerprint()
   writer = jax.process_index() == 0
   several = jax.process_count() > 1
+  # Host devices of one process run whole chunks each, in turn: a program
+  # over several host devices makes them wait on each other (measured in
+  # benchmarks/README.md), separate programs run side by side. Elsewhere every
+  # chunk is split over all the devices.
+  per_device = not accelerator and not several and len(devices) > 1
+  plan = make_plan(spec, 1 if per_device else len(devices), accelerator=accelerator)
+  fingerprint = spec.fingerprint()
   if limit_hours is not None:
     # Every process must decide alike: with several, none looks at the checkpoint.
     _check_estimate(spec, plan, len(devices), limit_hours,
@@ -644,31 +667,36 @@ def run(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike | None =
         raise _io.OutputError(f"{FLAG} {out}: process 0 could not open the output folder or "
                               "its checkpoint; see its error message")
 
-    mesh = Mesh(np.asarray(devices), (MESH_AXIS,))
-    axis_values = tuple(_global_replicated(mesh, axis.to_numpy().astype(spec.dtype))
-                        for axis in spec.axes.values())
+    meshes = ([Mesh(np.asarray([d]), (MESH_AXIS,)) for d in devices] if per_device
+              else [Mesh(np.asarray(devices), (MESH_AXIS,))])
+    axis_values = [tuple(_global_replicated(mesh, axis.to_numpy().astype(spec.dtype))
+                         for axis in spec.axes.values()) for mesh in meshes]
 
-    def control(chunk: Chunk) -> jax.Array:
+    def control(chunk: Chunk, mesh: Mesh) -> jax.Array:
       starts = (_digits(chunk.row_start, plan.kept_sizes)
                 + _digits(chunk.col_start, plan.reduced_sizes))
       return _global_replicated(mesh, np.asarray(starts + [chunk.rows_valid, chunk.cols_valid],
                                                  np.int32))
 
-    # Compile once, ahead of the loop (every chunk has the same shapes); a
-    # finished sweep compiles nothing, and the same sweep again in this process
-    # reuses the executable.
+    # Compile once per mesh, ahead of the loop (every chunk has the same
+    # shapes); a finished sweep compiles nothing, and the same sweep again in
+    # this process reuses the executables.
     compile_start = time.perf_counter()
-    key = (fingerprint, plan, tuple(d.id for d in devices), jax.process_count())
-    if key in _COMPILED:
-      kernel, compiled = _COMPILED[key]
-    elif done < plan.num_chunks:
-      kernel = _build_kernel(spec, plan, mesh)
-      compiled = kernel.fn.lower(axis_values, control(plan.chunk(done))).compile()
-      _COMPILED[key] = (kernel, compiled)
-      while len(_COMPILED) > 8:
-        _COMPILED.pop(next(iter(_COMPILED)))
-    else:
-      kernel, compiled = _Kernel(None, []), None
+    kernels, executables = [], []
+    for mesh, values in zip(meshes, axis_values):
+      key = (fingerprint, plan, tuple(d.id for d in mesh.devices.flat), jax.process_count())
+      if key in _COMPILED:
+        kernel, compiled = _COMPILED[key]
+      elif done < plan.num_chunks:
+        kernel = _build_kernel(spec, plan, mesh, gather=several)
+        compiled = kernel.fn.lower(values, control(plan.chunk(done), mesh)).compile()
+        _COMPILED[key] = (kernel, compiled)
+        while len(_COMPILED) > 8:
+          _COMPILED.pop(next(iter(_COMPILED)))
+      else:
+        kernel, compiled = _Kernel(None, []), None
+      kernels.append(kernel)
+      executables.append(compiled)
     compile_s = time.perf_counter() - compile_start
 
     bar = _progress_bar(spec, plan, done, progress, enabled=writer)
@@ -697,13 +725,16 @@ def run(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike | None =
     try:
       # Chunks launched ahead (their results copying to the host) while the
       # oldest is folded in on the host.
-      in_flight = IN_FLIGHT if accelerator else 1
+      # Per-device chunks go to the devices in turn, one in flight on each.
+      in_flight = IN_FLIGHT if accelerator else len(meshes)
       pending = collections.deque()
       for index in range(done, plan.num_chunks):
         if signals.received is not None:
           break
         chunk = plan.chunk(index)
-        pending.append((chunk, _fetch(compiled(axis_values, control(chunk)), accelerator)))
+        slot = index % len(meshes)
+        launched = executables[slot](axis_values[slot], control(chunk, meshes[slot]))
+        pending.append((chunk, _fetch(launched, accelerator, gathered=several)))
         chunks_run += 1
         if len(pending) > in_flight:
           finish(*pending.popleft())
@@ -737,7 +768,8 @@ def run(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike | None =
       _write_results(out, table, spec, plan, devices, file_format, dict(
           chunks_run=chunks_run, compile_s=round(compile_s, 3), wall_s=round(wall, 3),
           checkpoints=dict(saved=saver.count, seconds=round(saver.seconds, 3))))
-  return SweepResult(table, spec, plan, out, chunks_run, wall, compile_s, len(kernel.traces))
+  return SweepResult(table, spec, plan, out, chunks_run, wall, compile_s,
+                     sum(len(kernel.traces) for kernel in kernels), len(devices))
 
 
 def _check_estimate(spec: SweepSpec, plan: ChunkPlan, num_devices: int, limit_hours: float,

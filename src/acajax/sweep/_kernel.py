@@ -18,6 +18,8 @@ import jax.numpy as jnp
 from jax import lax
 from jax.sharding import Mesh, PartitionSpec
 
+from acajax import bounds as _bounds
+from acajax.sweep import _stages
 from acajax.sweep._plan import ChunkPlan
 from acajax.sweep._registry import (BOUNDS, PARAMETERS, _alpha_total, _reduce_fields,
                                     _scenario_defaults, derived_values, output_columns,
@@ -126,46 +128,85 @@ def _assemble(spec: SweepSpec, grid: Mapping[str, jax.Array], dtype) -> dict[str
   return params
 
 
-def evaluate(spec: SweepSpec, params: Mapping[str, Any]) -> dict[str, jax.Array]:
+class Output(NamedTuple):
+  """One output column on a block: values, and where they are defined.
+
+  ``value`` is meaningful only where ``valid`` (out of domain it may hold
+  anything finite or not); as a column of results it reads
+  ``where(valid, value, nan)`` (SPEC §11).
+  """
+  value: jax.Array
+  valid: jax.Array
+
+
+def evaluate(spec: SweepSpec, params: Mapping[str, Any], *,
+             clip: bool = True) -> dict[str, Output]:
   """Every output column of the spec from one block of parameters.
 
   Args:
     spec: the sweep.
     params: as for :attr:`Bound.fn` (arrays that broadcast together).
+    clip: clip success values to [0, 1] (SPEC §7); ``False`` leaves the raw
+      values of the success columns other than S_w, for min and max
+      reductions that clip after reducing (clipping is monotone, so the
+      extremes are the same).
 
   Returns:
-    Output column name (see :func:`output_columns`) -> array.
+    Output column name (see :func:`output_columns`) -> :class:`Output`.
   """
   targets = spec.target_labels
-  out: dict[str, jax.Array] = {}
+  out: dict[str, Output] = {}
   for name in spec.bounds:
     bound = BOUNDS[name]
-    values = (bound.fn(params, targets, spec.scenario) if bound.needs_scenario
-              else bound.fn(params, targets))
-    if bound.kind == "mass" or "each" in spec.collective:
-      out.update({f"{name}[{c}]": v for c, v in enumerate(values)})
-    if bound.kind == "success" and "s_min" in spec.collective:
-      out[f"{name}.s_min"] = _s_min(values)
-    if bound.kind == "success" and "s_w" in spec.collective:
-      out[f"{name}.s_w"] = _s_weighted(values, params["alpha"])
+    if bound.parts is not None:
+      raw, conditions = zip(*bound.parts(params, targets))
+    else:
+      raw = (bound.fn(params, targets, spec.scenario) if bound.needs_scenario
+             else bound.fn(params, targets))
+      conditions = tuple((~jnp.isnan(v),) for v in raw)
+    success = bound.kind == "success"
+    clipped = tuple(_clip01(v) for v in raw) if success else raw
+    values = clipped if clip else raw
+    if not success or "each" in spec.collective:
+      out.update({f"{name}[{c}]": Output(v, _bounds._all(*conditions[c]))
+                  for c, v in enumerate(values)})
+    every = [c for group in conditions for c in group]
+    if success and "s_min" in spec.collective:
+      out[f"{name}.s_min"] = Output(_s_min(values), _bounds._all(*every))
+    if success and "s_w" in spec.collective:
+      total = _alpha_total(params["alpha"])
+      out[f"{name}.s_w"] = Output(_s_weighted(clipped, params["alpha"]),
+                                  _bounds._all(*every, total > 0))
   return out
 
 
-def _s_min(values: tuple) -> jax.Array:
-  """``bounds.s_min`` over a tuple of per-collective arrays (SPEC §7).
+def _clip01(value: jax.Array) -> jax.Array:
+  """``jnp.clip(value, 0, 1)`` (NaN stays NaN) with two selects, cheaper than max/min."""
+  zero, one = jnp.zeros((), value.dtype), jnp.ones((), value.dtype)
+  return jnp.where(value < zero, zero, jnp.where(value > one, one, value))
 
-  The same formula, unrolled over the collective axis: stacking a trailing
-  axis of size M would make XLA materialise (rows, cols, M) blocks.
+
+def _s_min(values: tuple) -> jax.Array:
+  """``bounds.s_min`` over a tuple of per-collective arrays (SPEC §7), where defined.
+
+  Unrolled over the collective axis: stacking a trailing axis of size M
+  would make XLA materialise (rows, cols, M) blocks. A select, not
+  ``jnp.minimum``: NaN needs no handling here (the validity is carried apart,
+  :class:`Output`), and XLA's NaN-propagating minimum costs several
+  instructions per point. The values come clipped or not, as the caller chose.
   """
-  return functools.reduce(jnp.minimum, [jnp.clip(v, 0.0, 1.0) for v in values])
+  return functools.reduce(lambda a, b: jnp.where(b < a, b, a), values)
 
 
 def _s_weighted(values: tuple, alpha: tuple) -> jax.Array:
-  """``bounds.s_weighted`` over tuples of per-collective arrays (SPEC §7), unrolled."""
+  """``bounds.s_weighted`` over tuples of clipped per-collective values (SPEC §7), unrolled.
+
+  Defined where the total mass is positive (the caller's validity); the
+  weights alpha_c / abar read the masses only, so a sweep hoists them.
+  """
   total = _alpha_total(alpha)
-  weighted = functools.reduce(jnp.add, [a * jnp.clip(v, 0.0, 1.0) for a, v in zip(alpha, values)])
-  valid = total > 0
-  return jnp.where(valid, weighted / jnp.where(valid, total, 1.0), jnp.nan)
+  inverse = 1 / jnp.where(total > 0, total, 1.0)
+  return functools.reduce(jnp.add, [(a * inverse) * v for a, v in zip(alpha, values)])
 
 
 def _lexicographic(kinds):
@@ -198,10 +239,16 @@ def _lexicographic(kinds):
 _NOT_FOUND = 2**31 - 1
 
 
-def _init_running(columns, shape, dtype, directions, argmin, argmax):
+def _init_running(columns, shape, dtype, directions, argmin, argmax, finite=frozenset()):
+  """Running results of a block's shape; columns in ``finite`` keep no found flag.
+
+  A column whose values are finite wherever valid (every success value)
+  needs no flag: its running extreme leaves its infinite start at the first
+  valid point (:func:`_found`).
+  """
   running = {}
   for column in columns:
-    parts = {"found": jnp.zeros(shape, bool)}
+    parts = {} if column in finite else {"found": jnp.zeros(shape, bool)}
     for direction in directions:
       parts[direction] = jnp.full(shape, jnp.inf if direction == "min" else -jnp.inf, dtype)
       if (argmin and direction == "min") or (argmax and direction == "max"):
@@ -211,40 +258,49 @@ def _init_running(columns, shape, dtype, directions, argmin, argmax):
 
 
 def _update_running(running, outputs, col):
-  """Folds one step's block into the running results, elementwise.
+  """Folds one step's block of :class:`Output` into the running results, elementwise.
 
   Steps go in increasing column order and only a strictly better value
-  replaces a found one, so each lane keeps the first extreme. NaN (out of
-  domain, or masked padding) is skipped.
+  replaces a found one, so each lane keeps the first extreme. Points out of
+  domain (not ``valid``) are skipped.
   """
   new = {}
-  for column, value in outputs.items():
+  for column, (value, valid) in outputs.items():
     parts = running[column]
-    value = jnp.broadcast_to(value, parts["found"].shape)
-    present = ~jnp.isnan(value)
-    found = parts["found"]
-    updated = {"found": found | present}
+    shape = next(iter(parts.values())).shape
+    value, valid = jnp.broadcast_to(value, shape), jnp.broadcast_to(valid, shape)
+    found = parts.get("found")
+    updated = {} if found is None else {"found": found | valid}
     for direction in ("min", "max"):
       if direction not in parts:
         continue
       old = parts[direction]
+      improves = (value < old) if direction == "min" else (value > old)
       if f"arg{direction}" in parts:
-        better = present & (~found | ((value < old) if direction == "min" else (value > old)))
-        updated[direction] = jnp.where(better, value, old)
-        updated[f"arg{direction}"] = jnp.where(better, jnp.broadcast_to(col, value.shape),
+        # Without a flag the start is infinite, so a finite value improves it.
+        better = valid & (improves if found is None else (~found | improves))
+        updated[f"arg{direction}"] = jnp.where(better, jnp.broadcast_to(col, shape),
                                                parts[f"arg{direction}"])
       else:
-        merge = jnp.minimum if direction == "min" else jnp.maximum
-        updated[direction] = jnp.where(present, merge(old, value), old)
+        better = valid & improves
+      updated[direction] = jnp.where(better, value, old)
     new[column] = updated
   return new
+
+
+def _found(parts) -> jax.Array:
+  """The found flag of running results, kept or read off the extremes."""
+  if "found" in parts:
+    return parts["found"]
+  return functools.reduce(jnp.logical_or, [jnp.isfinite(parts[d]) for d in ("min", "max")
+                                           if d in parts])
 
 
 def _collapse(running, axis: int):
   """Reduces running results along ``axis`` (lanes, or devices), exactly."""
   results = {}
   for column, parts in running.items():
-    found = parts["found"]
+    found = _found(parts)
     operands, inits, kinds = [found], [jnp.asarray(False)], ["found"]
     for direction in ("min", "max"):
       if direction not in parts:
@@ -281,14 +337,26 @@ class _Kernel(NamedTuple):
 _COMPILED: dict = {}
 
 
-def _build_kernel(spec: SweepSpec, plan: ChunkPlan, mesh: Mesh) -> _Kernel:
-  """The jitted chunk function: (axis values, chunk control) -> replicated results."""
+def _build_kernel(spec: SweepSpec, plan: ChunkPlan, mesh: Mesh, *,
+                  gather: bool = True) -> _Kernel:
+  """The jitted chunk function: (axis values, chunk control) -> results.
+
+  With ``gather``, the devices' parts are gathered in the program and every
+  device holds the chunk's results (needed across processes). Without it,
+  the program has no collective (on host devices, a collective makes the
+  devices wait on each other and the second core is lost): results come back
+  split over devices, rows concatenated (``shard_dim`` 0), or with a leading
+  device axis of column parts for the host to combine in device order.
+  """
   dtype = jnp.dtype(spec.dtype)
   position = {name: i for i, name in enumerate(spec.axes)}
   kept, reduced = plan.kept, plan.reduced
   directions, argmin, argmax = _reduce_fields(spec.reduce.ops)
   columns = output_columns(spec)
-  nan = jnp.asarray(jnp.nan, dtype)
+  success = {c for c in columns if BOUNDS[c.split("[")[0].split(".")[0]].kind == "success"}
+  # Min and max reductions clip success values after reducing (clipping is
+  # monotone): the points skip it. Arg-reductions need clipped ties.
+  clip_late = bool(reduced) and not (argmin or argmax)
   traces: list = []
 
   def gather(axis_values, names, digits, block_axis):
@@ -310,43 +378,68 @@ def _build_kernel(spec: SweepSpec, plan: ChunkPlan, mesh: Mesh) -> _Kernel:
     # other way round; reductions fold over the column axis.
     row_axis, col_axis = (1, 0) if plan.tall else (0, 1)
 
+    # Padding (offsets past the chunk's valid rows or columns) repeats the
+    # last valid row or column: padded rows are dropped on the host, and a
+    # repeated column never wins a reduction (ties go to the smaller index),
+    # so no point needs a mask.
     def rows_of(row):
-      """Kept-axis values of some rows, and their mask, shaped along row_axis."""
+      """Kept-axis values of some rows, shaped along row_axis."""
+      row = jnp.minimum(row, rows_valid - 1)
       digits = _add_offsets(starts[:len(kept)], row, plan.kept_sizes, plan.padded_rows - 1)
-      return (gather(axis_values, kept, digits, col_axis),
-              jnp.expand_dims(row < rows_valid, col_axis))
+      return gather(axis_values, kept, digits, col_axis)
 
-    def block(row_grid, row_valid, col):
-      """Every output on (rows x columns) points; NaN where masked."""
-      reduced_digits = _add_offsets(starts[len(kept):], col, plan.reduced_sizes,
+    def block(shared, row_grid, col):
+      """Every output on (rows x columns) points, ``col`` the in-chunk column offsets.
+
+      ``shared`` is (axis values, chunk start digits).
+      """
+      values, first = shared
+      reduced_digits = _add_offsets(first[len(kept):], col, plan.reduced_sizes,
                                     plan.padded_cols - 1)
-      grid = dict(row_grid, **gather(axis_values, reduced, reduced_digits, row_axis))
-      outputs = evaluate(spec, _assemble(spec, grid, dtype))
-      valid = row_valid & jnp.expand_dims(col < cols_valid, row_axis)
-      return {c: jnp.where(valid, outputs[c], nan) for c in columns}
+      grid = dict(row_grid, **gather(values, reduced, reduced_digits, row_axis))
+      outputs = evaluate(spec, _assemble(spec, grid, dtype), clip=not clip_late)
+      return {c: outputs[c] for c in columns}
 
     if not reduced:
-      row = row_base + lax.iota(jnp.int32, plan.local_rows)
-      outputs = block(*rows_of(row), lax.iota(jnp.int32, 1))
-      results = {c: {"value": jnp.broadcast_to(v, (plan.local_rows, 1))[:, 0]}
-                 for c, v in outputs.items()}
+      # Every point is kept: blocks of ``group`` rows, each written in place.
+      def store(g, out):
+        first = g * plan.group
+        row = row_base + first + lax.iota(jnp.int32, plan.group)
+        outputs = block((axis_values, starts), rows_of(row), lax.iota(jnp.int32, 1))
+        return {c: lax.dynamic_update_slice(
+            out[c], jnp.broadcast_to(jnp.where(valid, value, jnp.nan), (plan.group, 1))[:, 0],
+            (first,)) for c, (value, valid) in outputs.items()}
+
+      empty = {c: jnp.zeros((plan.local_rows,), dtype) for c in columns}
+      results = {c: {"value": v} for c, v in
+                 lax.fori_loop(0, plan.groups, store, empty).items()}
+      if not gather:
+        return results
       return jax.tree.map(lambda x: lax.all_gather(x, MESH_AXIS, tiled=True), results)
 
-    lane = lax.iota(jnp.int32, plan.lanes)
     shape = (plan.lanes, plan.group) if plan.tall else (plan.group, plan.lanes)
+    shared = (axis_values, starts)
+    lane = lax.iota(jnp.int32, plan.lanes)
+    # Row-only work once per group, outside the column steps (_stages).
+    staged = _stages.Staged(block, shared, jax.eval_shape(rows_of, lax.iota(jnp.int32, plan.group)),
+                            lane, max_rows=plan.group, max_cols=plan.lanes)
 
     def group_step(g, out):
       first = g * plan.group
-      row_grid, row_valid = rows_of(row_base + first + lax.iota(jnp.int32, plan.group))
+      rows = rows_of(row_base + first + lax.iota(jnp.int32, plan.group))
+      row_memo = staged.rows(shared, rows)
 
       def step(i, running):
-        col = col_base + i * plan.lanes + lane
-        return _update_running(running, block(row_grid, row_valid, col),
+        col = jnp.minimum(col_base + i * plan.lanes + lane, cols_valid - 1)
+        return _update_running(running, staged.points(shared, rows, col, row_memo),
                                jnp.expand_dims(col, row_axis))
 
-      running = _init_running(columns, shape, dtype, directions, argmin, argmax)
+      running = _init_running(columns, shape, dtype, directions, argmin, argmax, success)
       running = lax.fori_loop(0, plan.steps, step, running)
       results = _collapse(running, axis=col_axis)            # (group,) each
+      if clip_late:
+        results = {c: {k: _clip01(v) if c in success and k in ("min", "max") else v
+                       for k, v in r.items()} for c, r in results.items()}
       return jax.tree.map(lambda o, r: lax.dynamic_update_slice(o, r, (first,)), out, results)
 
     shapes = _collapse(_init_running(columns, (1, 1), dtype, directions, argmin, argmax), 1)
@@ -354,6 +447,8 @@ def _build_kernel(spec: SweepSpec, plan: ChunkPlan, mesh: Mesh) -> _Kernel:
     results = lax.fori_loop(0, plan.groups, group_step, out)
     # Gather to every device: row parts are concatenated; column parts are
     # combined like lanes, in device order (identical to one device).
+    if not gather:
+      return results if plan.shard_dim == 0 else jax.tree.map(lambda x: x[None], results)
     if plan.shard_dim == 0:
       return jax.tree.map(lambda x: lax.all_gather(x, MESH_AXIS, tiled=True), results)
     gathered = jax.tree.map(lambda x: lax.all_gather(x, MESH_AXIS), results)
@@ -361,7 +456,8 @@ def _build_kernel(spec: SweepSpec, plan: ChunkPlan, mesh: Mesh) -> _Kernel:
 
   replicated = PartitionSpec()
   fn = jax.jit(jax.shard_map(local, mesh=mesh, in_specs=(replicated, replicated),
-                             out_specs=replicated, check_vma=False))
+                             out_specs=replicated if gather else PartitionSpec(MESH_AXIS),
+                             check_vma=False))
   return _Kernel(fn, traces)
 
 

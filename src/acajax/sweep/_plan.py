@@ -16,17 +16,25 @@ import numpy as np
 from acajax.sweep._registry import output_columns
 from acajax.sweep._spec import SweepSpec
 
-# step over a group of up to MAX_GROUP rows: the block is a contiguous row
-# vector, the row values are loop-invariant and the column values scalars.
-# With fewer rows, blocks of up to 16 rows x lanes of about BLOCK_POINTS
-# points (vectorised along the columns), folding over at least 8 steps so the
-# final fold over lanes stays cheap.
+# Blocks on CPU. With at least TALL_ROWS kept points per chunk, "tall" blocks:
+# a group of up to MAX_GROUP rows (contiguous, the row-only terms computed
+# once per group) times TALL_LANES columns a step, so that each step's
+# column work and loop overhead is shared by many points (4-8 columns were
+# fastest). With fewer rows, blocks of up to 16 rows x lanes of about
+# BLOCK_POINTS points (vectorised along the columns), folding over at least 8
+# steps so the final fold over lanes stays cheap. Chunks of TALL_ROWS to
+# TALL_CHUNK_ROWS rows when the reduced points are many.
 TALL_ROWS = 256
 TALL_CHUNK_ROWS = 1024
+TALL_LANES = 8
+# Sweeps that keep every point write every value: on CPU their chunks hold at
+# most this many points, so that the chunk's outputs stay in cache (2^18 was
+# the fastest of 2^18 ... 2^24 on the 2-core machine).
+KEEP_ALL_CHUNK_POINTS = 2**18
 MAX_GROUP = 4096
 BLOCK_POINTS = 4096
 # Chunks launched ahead of the one being folded in on the host, on
-# accelerators (on CPU one: the host and the chunks share the cores).
+# accelerators (on CPU one per device: the host and the chunks share the cores).
 IN_FLIGHT = 2
 # On accelerators: one group of every row, reduced in this many steps (one:
 # the fused evaluate-and-reduce kernel was fastest on an H100; see
@@ -198,7 +206,7 @@ def make_plan(spec: SweepSpec, num_devices: int = 1, *, accelerator: bool = Fals
     A 10^10-point grid reduced to 10^4 results: each chunk holds at most
     2**22 points (1,000 kept points times 4,185 of the 10^6 reduced ones),
     whatever the grid size; on CPU a device walks it in tall blocks of the
-    chunk's 1,000 rows, one column a step.
+    chunk's 1,000 rows, eight columns a step.
 
     >>> from acajax.sweep import Axis, Reduce, SweepSpec, make_plan
     >>> axes = {"alpha[0]": Axis.linspace(.01, .2, 100), "xi": Axis.linspace(0, .3, 100),
@@ -208,7 +216,7 @@ def make_plan(spec: SweepSpec, num_devices: int = 1, *, accelerator: bool = Fals
     ...                  reduce=Reduce(("alpha[1]", "delta"), ("min",)))
     >>> plan = make_plan(spec)
     >>> plan.num_chunks, plan.rows, plan.cols, plan.group, plan.lanes
-    (2390, 1000, 4185, 1000, 1)
+    (2390, 1000, 4185, 1000, 8)
   """
   spec = spec.validated()
   if not isinstance(num_devices, int) or num_devices < 1:
@@ -219,6 +227,8 @@ def make_plan(spec: SweepSpec, num_devices: int = 1, *, accelerator: bool = Fals
   reduced_sizes = tuple(len(spec.axes[n]) for n in reduced)
   kept_points, reduced_points = math.prod(kept_sizes), math.prod(reduced_sizes)
   target = spec.chunk_points
+  if not reduced and not accelerator:
+    target = min(target, KEEP_ALL_CHUNK_POINTS)
   if reduced_points <= target:
     cols = reduced_points
     rows = _balanced(kept_points, max(1, target // reduced_points))
@@ -237,7 +247,8 @@ def make_plan(spec: SweepSpec, num_devices: int = 1, *, accelerator: bool = Fals
   local_cols = split(cols) if shard_dim == 1 else cols
   tall = bool(reduced) and local_rows >= TALL_ROWS and not accelerator
   if not reduced:
-    group, lanes = local_rows, 1
+    # Blocks of about BLOCK_POINTS rows stay in cache (on an accelerator, one).
+    group, lanes = (local_rows if accelerator else _balanced(local_rows, BLOCK_POINTS)), 1
   elif accelerator:
     # One group of every row and a few wide steps: a device loop's iterations
     # are kernel launches on an accelerator, so blocks should fill the chip.
@@ -245,7 +256,7 @@ def make_plan(spec: SweepSpec, num_devices: int = 1, *, accelerator: bool = Fals
     lanes = _balanced(local_cols, max(1, min(max(1, target // group),
                                              local_cols // ACCELERATOR_STEPS)))
   elif tall:
-    group, lanes = _balanced(local_rows, MAX_GROUP), 1
+    group, lanes = _balanced(local_rows, MAX_GROUP), _balanced(local_cols, TALL_LANES)
   else:
     group = _balanced(local_rows, 1 if local_rows < 16 else 16)
     lanes = _balanced(local_cols, max(64, min(BLOCK_POINTS // group, local_cols // 8)))

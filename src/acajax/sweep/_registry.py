@@ -105,13 +105,18 @@ class Bound(NamedTuple):
       ``params``.
     params: parameters it requires.
     optional: parameters it uses when given (``beta`` overrides ``targets``).
-    kind: ``"success"`` (a lower bound on S_c, or S_c itself; SPEC §7
-      corollaries apply) or ``"mass"`` (a critical mass; reported per
+    kind: ``"success"`` (a lower bound on S_c, or S_c itself, in [0, 1]
+      or NaN; SPEC §7 corollaries apply) or ``"mass"`` (a critical mass; reported per
       collective only).
     doc: one line, with the SPEC section.
     needs_scenario: the spec must give a ``[scenario]``; ``fn`` is then
       called as ``fn(params, targets, scenario)`` with the validated
       :class:`~acajax._spec.Scenario`.
+    parts: optional, ``parts(params, targets) -> tuple of M (value,
+      conditions)``: the raw (unclipped) value and the domain conditions
+      that ``fn`` combines, so the sweep engine can fold the conditions
+      into its reductions and clip after reducing (bounds._all of the
+      conditions, clipped, is ``fn``).
   """
   fn: Callable[..., tuple[jax.Array, ...]]
   params: tuple[str, ...]
@@ -119,6 +124,7 @@ class Bound(NamedTuple):
   kind: str
   doc: str
   needs_scenario: bool = False
+  parts: Callable[..., tuple[tuple[jax.Array, tuple[jax.Array, ...]], ...]] | None = None
 
 
 def _alpha_total(alpha):
@@ -136,24 +142,38 @@ def _betas(params, targets) -> tuple:
                for c in range(len(targets)))
 
 
-def _feature_label(params, targets):
+def _feature_label_parts(params, targets):
   alpha, beta = params["alpha"], _betas(params, targets)
   total = _alpha_total(alpha)
-  return tuple(_bounds.feature_label(alpha[c], alpha_total=total, beta=beta[c],
-                                     xi_c=params["xi_c"][c], xi=params["xi"][c],
-                                     delta=params["delta"][c], eps=params["eps"])
+  return tuple(_bounds._feature_label_parts(alpha[c], total, beta[c], params["xi_c"][c],
+                                            params["xi"][c], params["delta"][c], params["eps"])
                for c in range(len(targets)))
 
 
-def _feature_only(variant):
+def _finished(parts):
+  """``fn`` of a bound from its ``parts``: NaN out of domain, clipped (SPEC §11)."""
   def fn(params, targets):
+    return tuple(_bounds._finish(value, _bounds._all(*conditions), True)
+                 for value, conditions in parts(params, targets))
+  return fn
+
+
+_feature_label = _finished(_feature_label_parts)
+
+
+def _feature_only_parts(variant):
+  def parts(params, targets):
     alpha, beta = params["alpha"], _betas(params, targets)
     total = _alpha_total(alpha)
-    return tuple(_bounds.feature_only(alpha[c], alpha_total=total, beta=beta[c],
-                                      xi_c=params["xi_c"][c], xi=params["xi"][c],
-                                      p=params["p"][c], eps=params["eps"], variant=variant)
+    return tuple(_bounds._feature_only_parts(alpha[c], total, beta[c], params["xi_c"][c],
+                                             params["xi"][c], params["p"][c], params["eps"],
+                                             variant=variant)
                  for c in range(len(targets)))
-  return fn
+  return parts
+
+
+def _feature_only(variant):
+  return _finished(_feature_only_parts(variant))
 
 
 def _critical_mass(strategy):
@@ -252,15 +272,18 @@ BOUNDS: dict[str, Bound] = {
                    "exact worst-case success of the spec's finite [scenario] (SPEC §2)",
                    needs_scenario=True),
     "feature_label": Bound(_feature_label, _COMMON + ("delta",), ("beta",), "success",
-                           "Theorem 1, feature-label collectives (SPEC §4)"),
+                           "Theorem 1, feature-label collectives (SPEC §4)",
+                           parts=_feature_label_parts),
     "feature_only": Bound(_feature_only("sound"), _COMMON + ("p",), ("beta",), "success",
-                          "Theorem 2, feature-only, sound form (SPEC §5)"),
+                          "Theorem 2, feature-only, sound form (SPEC §5)",
+                          parts=_feature_only_parts("sound")),
     "by_strategy": Bound(_by_strategy, _COMMON + ("delta", "p", "strategy"), ("beta",),
                          "success", "Theorem 1 while every collective is feature-label, else "
                          "the sound Theorem 2 (SPEC §4–§5), by the strategy parameter"),
     "feature_only_published": Bound(
         _feature_only("published"), _COMMON + ("p",), ("beta",), "success",
-        "Theorem 2 as published (not a valid bound; SPEC §5)"),
+        "Theorem 2 as published (not a valid bound; SPEC §5)",
+        parts=_feature_only_parts("published")),
     "critical_mass_feature_label": Bound(
         _critical_mass("feature_label"), _COMMON + ("delta", "target_success"), ("beta",),
         "mass", "critical mass of each collective, others fixed, feature-label (SPEC §8)"),
