@@ -391,7 +391,7 @@ def main(argv=None) -> dict:
             "keep_all": lambda c: spec_keep((20, 20, 20, 20) if q else (60, 60, 60, 20), c)}
   shapes = [shape_row(make(None), repeats, older=name == "reduce_2d")
             for name, make in makers.items()]
-  spread = {name: chunk_spread(make, max(3, repeats // 2)) for name, make in makers.items()}
+  spread = {name: chunk_spread(make, repeats) for name, make in makers.items()}
   result = dict(
       benchmark="bench_sweep", quick=q, date=time.strftime("%Y-%m-%d"),
       device=dict(backend=jax.default_backend(), cpu=cpu_model(), cpu_count=os.cpu_count(),

@@ -435,3 +435,11 @@ def test_no_recompilation_for_new_values():
   for value in (.05, .2, .25):
     fn(value, value / 3)
   assert fn._cache_size() == before
+
+
+def test_sound_feature_only_plateau_is_exact():
+  """Where 1 + 2 eps <= (2 - abar) p the rarity term is exactly 0 (SPEC §5)."""
+  alpha = jnp.linspace(0.0001, 0.6, 50)
+  value = bounds.feature_only(alpha, alpha_total=alpha + 0.2, beta=0.0, xi_c=0.3, xi=0.0, p=1.0,
+                              eps=0.1, clip=False)
+  np.testing.assert_array_equal(np.asarray(value), 1.0)

@@ -778,3 +778,23 @@ def test_example_exact_tightness_runs_and_plots(tmp_path, monkeypatch):
   dashed = [tuple(line.get_color()) for line in lines if line.get_linestyle() == "--"]
   assert solid == dashed and len(set(solid)) == 4
   plots.plt.close("all")
+
+
+def test_raw_bounds_that_overflow_still_clip_to_zero_under_min_and_max():
+  """A valid point whose raw Theorem 1 value overflows to -inf reduces to 0, not NaN."""
+  for ops in (("min",), ("max",)):
+    spec = SweepSpec(axes={"xi": Axis.of([0.0]), "alpha[0]": Axis.of([2e-38, 3e-38]),
+                           "alpha[1]": Axis.of([0.4])},
+                     bounds=("feature_label",), collectives=2, collective=("s_min", "each"),
+                     fixed={"xi_c": 1.0, "delta": 1.0, "eps": 0.49},
+                     reduce=Reduce(("alpha[0]",), ops), dtype="float32")
+    row = sweep.run(spec, progress=False).table.iloc[0]
+    assert row[f"feature_label[0].{ops[0]}"] == 0.0
+    assert row[f"feature_label.s_min.{ops[0]}"] == 0.0
+
+
+def test_s_weighted_of_ones_is_exactly_one():
+  rng = np.random.default_rng(1)
+  alpha = tuple(jnp.asarray(a, jnp.float32) for a in rng.uniform(1e-4, 0.45, (2, 10_000)))
+  ones = tuple(jnp.ones_like(a) for a in alpha)
+  np.testing.assert_array_equal(np.asarray(_kernel._s_weighted(ones, alpha)), 1.0)

@@ -311,10 +311,10 @@ def _feature_only_parts(alpha, alpha_total, beta, xi_c, xi, p, eps, *, variant="
   competition = _product(xi, (1 + 2 * eps) * inv_den, (alpha_total - alpha - beta) / alpha,
                          inv_p)
   if variant == "sound":
-    # xi_c max(0, 1 + 2eps - (2 - abar) p) / ((1 - 2eps) p alpha)
-    #   = (xi_c / alpha) max(0, (1+2eps)/((1-2eps) p) - (2 - abar)/(1-2eps)).
-    slack = _product((1 + 2 * eps) * inv_den, inv_p) - _product(2 - alpha_total, inv_den)
-    rarity = _product(xi_c, 1 / alpha, jnp.maximum(0.0, slack))
+    # xi_c max(0, 1 + 2eps - (2 - abar) p) / ((1 - 2eps) p alpha); the max as
+    # SPEC §5 writes it, so the plateau where it is 0 is exactly 0.
+    slack = (1 + 2 * eps) - _product(2 - alpha_total, p)
+    rarity = _product(xi_c, 1 / alpha, inv_den, inv_p, jnp.maximum(0.0, slack))
   else:
     # xi_c [(1-abar)(1+2eps-2p) + 2 eps abar] / ((1-2eps) p alpha)
     rarity = _product(xi_c, inv_den, inv_p, 1 / alpha,

@@ -68,17 +68,12 @@ def environment() -> dict:
               numpy_version=np.__version__, versions=versions())
 
 
-_ALL_CORES: set[int] | None = None
-
-
-def _set_affinity(cores: set[int]) -> None:
-  threads = [int(t) for t in os.listdir("/proc/self/task")] if os.path.isdir(
-      "/proc/self/task") else [0]
-  for thread in threads:
-    try:
-      os.sched_setaffinity(thread, cores)
-    except OSError:       # a thread that ended meanwhile
-      pass
+def accelerator_plugin() -> bool:
+  """Whether a JAX GPU or TPU plugin is installed (found without starting JAX)."""
+  import importlib.util  # deferred: only the benchmark children ask
+  return any(importlib.util.find_spec(name) is not None for name in (
+      "jax_cuda12_plugin", "jax_cuda13_plugin", "jax_rocm60_plugin", "jax_rocm7_plugin",
+      "libtpu"))
 
 
 def pin_to_one_core() -> int | None:
@@ -92,22 +87,20 @@ def pin_to_one_core() -> int | None:
   (``benchmarks/README.md``). Returns the core, or None where affinity is not
   available (or one core is all there is).
   """
-  global _ALL_CORES
   if not hasattr(os, "sched_setaffinity"):
     return None
   cores = os.sched_getaffinity(0)
   if len(cores) < 2:
     return None
-  _ALL_CORES = set(cores)
   core = max(cores)
-  _set_affinity({core})
+  threads = [int(t) for t in os.listdir("/proc/self/task")] if os.path.isdir(
+      "/proc/self/task") else [0]
+  for thread in threads:
+    try:
+      os.sched_setaffinity(thread, {core})
+    except OSError:       # a thread that ended meanwhile
+      pass
   return core
-
-
-def unpin() -> None:
-  """Undoes :func:`pin_to_one_core` (every thread back on every core)."""
-  if _ALL_CORES:
-    _set_affinity(_ALL_CORES)
 
 
 def split_cpu() -> int:

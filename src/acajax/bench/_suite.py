@@ -57,7 +57,7 @@ import jax
 from tqdm import tqdm
 
 from acajax.bench import _process
-from acajax.bench._env import environment, pin_to_one_core, split_cpu, unpin
+from acajax.bench._env import accelerator_plugin, environment, pin_to_one_core, split_cpu
 from acajax.bench._measure import ceilings
 from acajax.bench._paths import Destination, destination
 from acajax.bench._workloads import exact, learners, optimize, recommender, statistical, sweep
@@ -118,12 +118,11 @@ def child(name: str, quick: bool) -> dict | None:
   if name in SPLIT_CPU:
     split_cpu()               # the models split over every core, as acajax validate does
   # One device on one core, like its NumPy baseline; pinned before JAX starts,
-  # which sizes its CPU thread pool by the cores it may use (undone on an
-  # accelerator).
-  cores = pin_to_one_core() and os.sched_getaffinity(0) if name in PINNED_CPU else None
+  # which sizes its CPU thread pool by the cores it may use. Not where an
+  # accelerator plugin is installed (its host work keeps every core).
+  if name in PINNED_CPU and not accelerator_plugin():
+    pin_to_one_core()
   accelerator = jax.default_backend() != "cpu"
-  if cores and accelerator:
-    unpin()
   p = plan(name, quick, accelerator)
   ceiling = ceilings(accelerator, quick)
   start = time.perf_counter()

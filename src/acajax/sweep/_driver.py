@@ -506,8 +506,9 @@ class SweepResult(NamedTuple):
     chunks_run: chunks evaluated by this call (fewer than ``plan.num_chunks``
       when resuming).
     wall_s: seconds this call took, compilation included.
-    compile_s: seconds spent compiling the chunk function (about 0 when this
-      process ran the same sweep before: the executable is reused).
+    compile_s: seconds spent compiling the chunk function (once per device
+      on host devices; about 0 when this process ran the same sweep before:
+      the executables are reused).
     kernel_traces: times the chunk function was traced (1 per device that
       runs chunks of its own, else 1: compiled once; 0 when a finished sweep
       had nothing left to run).
@@ -691,7 +692,7 @@ def run(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike | None =
         kernel = _build_kernel(spec, plan, mesh, gather=several)
         compiled = kernel.fn.lower(values, control(plan.chunk(done), mesh)).compile()
         _COMPILED[key] = (kernel, compiled)
-        while len(_COMPILED) > 8:
+        while len(_COMPILED) > max(8, 2 * len(meshes)):
           _COMPILED.pop(next(iter(_COMPILED)))
       else:
         kernel, compiled = _Kernel(None, []), None
@@ -717,7 +718,7 @@ def run(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike | None =
         saver.save(acc, done)
       if (limit_hours is not None and not several and folded == ESTIMATE_AFTER_CHUNKS
           and remaining > ESTIMATE_AFTER_CHUNKS):   # (processes would time chunks apart)
-        _check_time(spec, plan, (now - loop_start) / folded, remaining, limit_hours,
+        _check_time(spec, len(devices), (now - loop_start) / folded, remaining, limit_hours,
                     None if saver is None else saver.path)
       if on_chunk is not None:
         on_chunk(done)
@@ -796,7 +797,7 @@ def _check_estimate(spec: SweepSpec, plan: ChunkPlan, num_devices: int, limit_ho
       "devices, or make the grid smaller")
 
 
-def _check_time(spec: SweepSpec, plan: ChunkPlan, per_chunk_s: float, remaining: int,
+def _check_time(spec: SweepSpec, num_devices: int, per_chunk_s: float, remaining: int,
                 limit_hours: float, checkpoint: pathlib.Path | None) -> None:
   """Refuses a sweep whose remaining chunks would take more than ``limit_hours``."""
   hours = per_chunk_s * remaining / 3600
@@ -807,7 +808,7 @@ def _check_time(spec: SweepSpec, plan: ChunkPlan, per_chunk_s: float, remaining:
   raise SpecError(
       f"{spec.source}: run.max_hours: this sweep would take about {hours:.3g} hours "
       f"({remaining} chunks at {per_chunk_s:.3g} s each, measured over the first "
-      f"{ESTIMATE_AFTER_CHUNKS}, on {plan.num_devices} device(s)), over the limit of "
+      f"{ESTIMATE_AFTER_CHUNKS}, on {num_devices} device(s)), over the limit of "
       f"{limit_hours:g} hours; raise run.max_hours (acajax sweep --max-hours), use more "
       f"devices, or make the grid smaller{kept}")
 

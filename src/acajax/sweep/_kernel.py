@@ -146,10 +146,10 @@ def evaluate(spec: SweepSpec, params: Mapping[str, Any], *,
   Args:
     spec: the sweep.
     params: as for :attr:`Bound.fn` (arrays that broadcast together).
-    clip: clip success values to [0, 1] (SPEC §7); ``False`` leaves the raw
-      values of the success columns other than S_w, for min and max
+    clip: clip success values to [0, 1] (SPEC §7); ``False`` clips only
+      from below (raw values can overflow to -inf), for min and max
       reductions that clip after reducing (clipping is monotone, so the
-      extremes are the same).
+      extremes are the same); S_w is clipped either way.
 
   Returns:
     Output column name (see :func:`output_columns`) -> :class:`Output`.
@@ -166,13 +166,14 @@ def evaluate(spec: SweepSpec, params: Mapping[str, Any], *,
       conditions = tuple((~jnp.isnan(v),) for v in raw)
     success = bound.kind == "success"
     clipped = tuple(_clip01(v) for v in raw) if success else raw
-    values = clipped if clip else raw
+    values = clipped if clip or not success else raw
+    late = (lambda v: v) if clip or not success else _clip_low
     if not success or "each" in spec.collective:
-      out.update({f"{name}[{c}]": Output(v, _bounds._all(*conditions[c]))
+      out.update({f"{name}[{c}]": Output(late(v), _bounds._all(*conditions[c]))
                   for c, v in enumerate(values)})
     every = [c for group in conditions for c in group]
     if success and "s_min" in spec.collective:
-      out[f"{name}.s_min"] = Output(_s_min(values), _bounds._all(*every))
+      out[f"{name}.s_min"] = Output(late(_s_min(values)), _bounds._all(*every))
     if success and "s_w" in spec.collective:
       total = _alpha_total(params["alpha"])
       out[f"{name}.s_w"] = Output(_s_weighted(clipped, params["alpha"]),
@@ -184,6 +185,16 @@ def _clip01(value: jax.Array) -> jax.Array:
   """``jnp.clip(value, 0, 1)`` (NaN stays NaN) with two selects, cheaper than max/min."""
   zero, one = jnp.zeros((), value.dtype), jnp.ones((), value.dtype)
   return jnp.where(value < zero, zero, jnp.where(value > one, one, value))
+
+
+def _clip_low(value: jax.Array) -> jax.Array:
+  """``value`` clipped from below at 0 (NaN stays NaN): finite wherever a raw bound is valid.
+
+  A raw bound is at most 1 (up to rounding) but can overflow to -inf; the
+  clip from above comes after the reduction.
+  """
+  zero = jnp.zeros((), value.dtype)
+  return jnp.where(value < zero, zero, value)
 
 
 def _s_min(values: tuple) -> jax.Array:
@@ -201,12 +212,14 @@ def _s_min(values: tuple) -> jax.Array:
 def _s_weighted(values: tuple, alpha: tuple) -> jax.Array:
   """``bounds.s_weighted`` over tuples of clipped per-collective values (SPEC §7), unrolled.
 
-  Defined where the total mass is positive (the caller's validity); the
-  weights alpha_c / abar read the masses only, so a sweep hoists them.
+  Defined where the total mass is positive (the caller's validity). The
+  sum divided by the total, as :func:`bounds.s_weighted` does: with every
+  value 1 it is exactly 1 (a product with 1/abar can round above 1 and
+  break ties at 1).
   """
   total = _alpha_total(alpha)
-  inverse = 1 / jnp.where(total > 0, total, 1.0)
-  return functools.reduce(jnp.add, [(a * inverse) * v for a, v in zip(alpha, values)])
+  weighted = functools.reduce(jnp.add, [a * v for a, v in zip(alpha, values)])
+  return weighted / jnp.where(total > 0, total, 1.0)
 
 
 def _lexicographic(kinds):
@@ -289,7 +302,12 @@ def _update_running(running, outputs, col):
 
 
 def _found(parts) -> jax.Array:
-  """The found flag of running results, kept or read off the extremes."""
+  """The found flag of running results, kept or read off the extremes.
+
+  Columns without a flag hold values that are finite wherever valid (success
+  values, clipped, or clipped from below), so an extreme still at its
+  infinite start means no valid point.
+  """
   if "found" in parts:
     return parts["found"]
   return functools.reduce(jnp.logical_or, [jnp.isfinite(parts[d]) for d in ("min", "max")
@@ -359,7 +377,7 @@ def _build_kernel(spec: SweepSpec, plan: ChunkPlan, mesh: Mesh, *,
   clip_late = bool(reduced) and not (argmin or argmax)
   traces: list = []
 
-  def gather(axis_values, names, digits, block_axis):
+  def axis_block(axis_values, names, digits, block_axis):
     return {name: jnp.expand_dims(
         axis_values[position[name]].at[digit].get(mode="promise_in_bounds"), block_axis)
             for name, digit in zip(names, digits)}
@@ -386,7 +404,7 @@ def _build_kernel(spec: SweepSpec, plan: ChunkPlan, mesh: Mesh, *,
       """Kept-axis values of some rows, shaped along row_axis."""
       row = jnp.minimum(row, rows_valid - 1)
       digits = _add_offsets(starts[:len(kept)], row, plan.kept_sizes, plan.padded_rows - 1)
-      return gather(axis_values, kept, digits, col_axis)
+      return axis_block(axis_values, kept, digits, col_axis)
 
     def block(shared, row_grid, col):
       """Every output on (rows x columns) points, ``col`` the in-chunk column offsets.
@@ -396,7 +414,7 @@ def _build_kernel(spec: SweepSpec, plan: ChunkPlan, mesh: Mesh, *,
       values, first = shared
       reduced_digits = _add_offsets(first[len(kept):], col, plan.reduced_sizes,
                                     plan.padded_cols - 1)
-      grid = dict(row_grid, **gather(values, reduced, reduced_digits, row_axis))
+      grid = dict(row_grid, **axis_block(values, reduced, reduced_digits, row_axis))
       outputs = evaluate(spec, _assemble(spec, grid, dtype), clip=not clip_late)
       return {c: outputs[c] for c in columns}
 
