@@ -52,9 +52,11 @@ ops = ["min", "argmax"]
 chunk_points = 5
 """
 TOTAL = 40          # chunks: one row of 5 reduced points each
-# Chunks launched ahead of the one folded in (1 on CPU); a signal or a kill
-# can lose at most these.
-IN_FLIGHT = sweep.IN_FLIGHT if _plan._accelerator_layout(jax.devices()) else 1
+# Chunks launched ahead of the one folded in (1 on one CPU device; one per
+# device on several host devices); a signal or a kill can lose at most these.
+_ACCELERATOR = _plan._accelerator_layout(jax.devices())
+IN_FLIGHT = sweep.IN_FLIGHT if _ACCELERATOR else len(jax.devices())
+CHILD_IN_FLIGHT = sweep.IN_FLIGHT if _ACCELERATOR else 1   # the child: one device
 
 # A child that runs the sweep and prints each finished chunk. At chunk
 # STOP_AT it waits for a SIGTERM (passed on to acajax's handler, which sets a
@@ -134,9 +136,12 @@ def _partial(spec_path, out, done=5):
 
 
 def _child(spec_path, out, stop_at, every="auto", delay=0.02):
+  # One JAX device, whatever XLA_FLAGS earlier tests in this process set: with
+  # several host devices each runs a chunk of its own, one in flight on each.
+  env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
   return subprocess.Popen([sys.executable, "-c", CHILD, str(spec_path), str(out), str(stop_at),
                            str(delay), str(every)], cwd=ROOT, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
+                          stderr=subprocess.PIPE, text=True, env=env)
 
 
 def _wait_for_chunk(proc, count) -> list[int]:
@@ -167,7 +172,7 @@ def test_sigterm_then_sigkill_then_resume_is_byte_identical(spec_path, reference
   assert "Traceback" not in stderr, stderr
   signum, done, total, where = stdout.split("interrupted", 1)[1].split()
   assert (int(signum), int(total), where) == (signal.SIGTERM, TOTAL, str(out / "checkpoint.npz"))
-  assert 12 <= int(done) <= 12 + IN_FLIGHT
+  assert 12 <= int(done) <= 12 + CHILD_IN_FLIGHT
   assert (f"acajax sweep: error: interrupted (SIGTERM) after {done} of {TOTAL} chunks; they are "
           f"kept in {out / 'checkpoint.npz'}: run the same command again to continue") in stderr
   assert _checkpoint_meta(out / "checkpoint.npz")["done"] == int(done)
@@ -192,9 +197,9 @@ def test_sigterm_then_sigkill_then_resume_is_byte_identical(spec_path, reference
     proc.communicate()
   kept = _checkpoint_meta(out / "checkpoint.npz")["done"]
   assert kept >= 24                          # every finished chunk was saved
-  # The killed child had finished 24 chunks and launched IN_FLIGHT more.
-  redone = 24 + IN_FLIGHT - kept
-  assert redone <= IN_FLIGHT
+  # The killed child had finished 24 chunks and launched CHILD_IN_FLIGHT more.
+  redone = 24 + CHILD_IN_FLIGHT - kept
+  assert redone <= CHILD_IN_FLIGHT
 
   seen = []
   result = sweep.run(spec_path, out, progress=False, on_chunk=seen.append)
