@@ -590,7 +590,9 @@ MULTI_DEVICE = textwrap.dedent("""
       one = ones[over, chunk] = sweep.run(spec, devices=jax.devices()[:1], progress=False)
       four = sweep.run(spec, progress=False)
       # Host devices run whole chunks each, in turn.
-      assert four.num_devices == 4 and four.plan.num_devices == 1 and four.kernel_traces == 4
+      used = min(4, four.plan.num_chunks)     # no device without a chunk to run
+      assert four.num_devices == used and four.plan.num_devices == 1
+      assert four.kernel_traces == used
       pd.testing.assert_frame_equal(one.table, four.table, check_exact=False, rtol=1e-12, atol=1e-15)
       exact = one.table.equals(four.table)
       print(over, "bitwise equal:", exact)

@@ -342,7 +342,7 @@ def _sweep(args: argparse.Namespace) -> int:
       raise _io.OutputError("--out" + text[len("out_dir"):]) from err
     raise
   if jax.process_index() == 0:
-    print(f"{spec.name}: {spec.num_points:,} points on {result.plan.num_devices} device(s), "
+    print(f"{spec.name}: {spec.num_points:,} points on {result.num_devices} device(s), "
           f"{result.chunks_run} of {result.plan.num_chunks} chunks run in {result.wall_s:.2f} s "
           f"(compile {result.compile_s:.2f} s); {len(result.table):,} rows written to {args.out}")
   return 0

@@ -513,7 +513,8 @@ class SweepResult(NamedTuple):
       runs chunks of its own, else 1: compiled once; 0 when a finished sweep
       had nothing left to run).
     num_devices: devices the sweep ran on (host devices of one process each
-      run whole chunks, so ``plan.num_devices`` is 1 there).
+      run whole chunks, so ``plan.num_devices`` is 1 there, and no more of
+      them than there were chunks to run).
   """
   table: pd.DataFrame
   spec: SweepSpec
@@ -668,7 +669,10 @@ def run(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike | None =
         raise _io.OutputError(f"{FLAG} {out}: process 0 could not open the output folder or "
                               "its checkpoint; see its error message")
 
-    meshes = ([Mesh(np.asarray([d]), (MESH_AXIS,)) for d in devices] if per_device
+    # Per device: only as many devices as there are chunks left (each compiles).
+    running_on = (devices[:max(1, min(len(devices), plan.num_chunks - done))] if per_device
+                  else devices)
+    meshes = ([Mesh(np.asarray([d]), (MESH_AXIS,)) for d in running_on] if per_device
               else [Mesh(np.asarray(devices), (MESH_AXIS,))])
     axis_values = [tuple(_global_replicated(mesh, axis.to_numpy().astype(spec.dtype))
                          for axis in spec.axes.values()) for mesh in meshes]
@@ -770,7 +774,7 @@ def run(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike | None =
           chunks_run=chunks_run, compile_s=round(compile_s, 3), wall_s=round(wall, 3),
           checkpoints=dict(saved=saver.count, seconds=round(saver.seconds, 3))))
   return SweepResult(table, spec, plan, out, chunks_run, wall, compile_s,
-                     sum(len(kernel.traces) for kernel in kernels), len(devices))
+                     sum(len(kernel.traces) for kernel in kernels), len(running_on))
 
 
 def _check_estimate(spec: SweepSpec, plan: ChunkPlan, num_devices: int, limit_hours: float,

@@ -440,7 +440,7 @@ def _build_kernel(spec: SweepSpec, plan: ChunkPlan, mesh: Mesh, *,
     lane = lax.iota(jnp.int32, plan.lanes)
     # Row-only work once per group, outside the column steps (_stages).
     staged = _stages.Staged(block, shared, jax.eval_shape(rows_of, lax.iota(jnp.int32, plan.group)),
-                            lane, max_rows=plan.group, max_cols=plan.lanes)
+                            lane, max_rows=plan.group)
 
     def group_step(g, out):
       first = g * plan.group
@@ -463,10 +463,10 @@ def _build_kernel(spec: SweepSpec, plan: ChunkPlan, mesh: Mesh, *,
     shapes = _collapse(_init_running(columns, (1, 1), dtype, directions, argmin, argmax), 1)
     out = jax.tree.map(lambda x: jnp.zeros((plan.local_rows,), x.dtype), shapes)
     results = lax.fori_loop(0, plan.groups, group_step, out)
-    # Gather to every device: row parts are concatenated; column parts are
-    # combined like lanes, in device order (identical to one device).
     if not gather:
       return results if plan.shard_dim == 0 else jax.tree.map(lambda x: x[None], results)
+    # Gather to every device: row parts are concatenated; column parts are
+    # combined like lanes, in device order (identical to one device).
     if plan.shard_dim == 0:
       return jax.tree.map(lambda x: lax.all_gather(x, MESH_AXIS, tiled=True), results)
     gathered = jax.tree.map(lambda x: lax.all_gather(x, MESH_AXIS), results)

@@ -1,34 +1,34 @@
-"""Row-only and column-only work of a sweep's block, found at trace time and done once.
+"""Row-only work of a sweep's block, found at trace time and done once per group of rows.
 
 A block of a sweep evaluates every output on (rows x columns) points: the
 kept axes' values vary along one block axis and the reduced axes' along the
 other. Much of a bound's arithmetic reads one side only: in Theorem 1,
-``(1 - abar) / alpha_c`` reads the masses, ``(1 + 2 eps) / (1 - 2 eps)``
-reads eps (SPEC §4). On CPU the kernel walks a group of rows through many
-column steps, and XLA's fused loops would recompute row-only terms at every
-step; column-only terms computed in the step become small separate kernels
-whose scheduling costs more than their arithmetic.
+``(1 - abar) / alpha_c`` reads the masses (SPEC §4). On CPU the kernel walks
+a group of rows through many column steps, and XLA's fused loops would
+recompute row-only terms at every step (at every point, when a step is a few
+columns wide).
 
 :class:`Staged` traces the block once and marks every equation of its jaxpr
 (calls to jitted helpers such as ``jnp.clip`` inlined) by what it reads:
 :meth:`Staged.rows` evaluates the equations that read the shared values and
-the rows only (once per group of rows), :meth:`Staged.cols` those that read
-the shared values and the columns only (once for every step of a chunk, ahead
-of the loop, under ``jax.vmap``), and :meth:`Staged.points` the rest at each
-step, reusing both. Nothing is rewritten algebraically, so every value is
-the one the unsplit block computes, bit for bit. An equation whose result
-would be larger than the stage's vector (a broadcast to the block's shape) is
-left to the steps, so hoisted values stay one row (or column) vector each.
+the rows only, once per group, and :meth:`Staged.points` the rest at each
+step, reusing them. Nothing is rewritten algebraically, so every value is the
+one the unsplit block computes, bit for bit. An equation whose result would
+be larger than the row vector (a broadcast to the block's shape) is left to
+the steps, so each hoisted value is at most one row vector.
+
+(Column-only terms stay in the steps: computed ahead for every step and
+indexed inside the loop, they made the fused step slower on CPU.)
 
 Examples:
   >>> import jax.numpy as jnp
   >>> from acajax.sweep._stages import Staged
   >>> fn = lambda shared, rows, cols: (rows / shared) * (1 + 2 * cols)
   >>> rows, cols = jnp.arange(1.0, 4.0)[:, None], jnp.array([[0.0, 0.5]])
-  >>> staged = Staged(fn, 2.0, rows, cols, max_rows=3, max_cols=2)
-  >>> memo = {**staged.rows(2.0, rows), **staged.cols(2.0, cols)}
-  >>> len(memo)            # rows / shared, 2 * cols, 1 + 2 * cols
-  3
+  >>> staged = Staged(fn, 2.0, rows, cols, max_rows=3)
+  >>> memo = staged.rows(2.0, rows)
+  >>> len(memo)            # rows / shared
+  1
   >>> print(staged.points(2.0, rows, cols, memo))
   [[0.5 1. ]
    [1.  2. ]
@@ -65,25 +65,24 @@ def _abstract(tree):
 
 
 class Staged:
-  """A block function traced once, split into a row, a column and a point stage.
+  """A block function traced once, split into a row stage and a point stage.
 
   Args:
     fn: ``fn(shared, rows, cols) -> outputs`` (pytrees of arrays);
-      ``shared`` holds what every stage may read (axis values, chunk
+      ``shared`` holds what both stages may read (axis values, chunk
       control).
     shared, rows, cols: example arguments (arrays or
       ``jax.ShapeDtypeStruct``), of the shapes the stages are called with.
-    max_rows, max_cols: the most elements a value hoisted into the row
-      (column) stage may have: the block's rows (columns).
+    max_rows: the most elements a value hoisted into the row stage may have
+      (the block's rows).
   """
 
-  def __init__(self, fn: Callable, shared: Any, rows: Any, cols: Any, *, max_rows: int,
-               max_cols: int):
+  def __init__(self, fn: Callable, shared: Any, rows: Any, cols: Any, *, max_rows: int):
     shared, rows, cols = _abstract(shared), _abstract(rows), _abstract(cols)
     self._closed = jax.make_jaxpr(fn)(shared, rows, cols)
     self._counts = tuple(jax.tree.structure(t).num_leaves for t in (shared, rows, cols))
     self._out_tree = jax.tree.structure(jax.eval_shape(fn, shared, rows, cols))
-    self._max_rows, self._max_cols = max_rows, max_cols
+    self._max_rows = max_rows
 
   def _leaves(self, shared, rows, cols) -> list:
     parts = []
@@ -97,14 +96,8 @@ class Staged:
     self._walk(self._closed, self._leaves(shared, rows, _UNKNOWN), (), memo, self._max_rows)
     return memo
 
-  def cols(self, shared: Any, cols: Any) -> dict:
-    """Values of every equation that reads ``shared`` and the columns only."""
-    memo: dict = {}
-    self._walk(self._closed, self._leaves(shared, _UNKNOWN, cols), (), memo, self._max_cols)
-    return memo
-
   def points(self, shared: Any, rows: Any, cols: Any, memo: dict) -> Any:
-    """The block's outputs, the hoisted values (``memo``, both stages') reused."""
+    """The block's outputs, the row stage's values (``memo``) reused."""
     out = self._walk(self._closed, self._leaves(shared, rows, cols), (), dict(memo), None)
     return jax.tree.unflatten(self._out_tree, out)
 

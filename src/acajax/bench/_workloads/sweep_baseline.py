@@ -112,8 +112,10 @@ def reduced_clip_after(a0, a1, xi, eps, dtype=np.float32, block_points=BLOCK_POI
   alpha, rarity, competition, inv_total, row_ok, e, h, kept = _factors(a0, a1, xi, eps, dtype)
   rows = len(row_ok)
   out = np.full(rows, np.nan, dtype)
-  step = max(1, block_points // max(kept.size, 1))
-  for start in range(0, rows, step if kept.size else rows):
+  if kept.size == 0:
+    return out
+  step = max(1, block_points // kept.size)
+  for start in range(0, rows, step):
     block = slice(start, start + step)
     # max_c (R_c E + Q_c H) = 1 - min_c b_c, so S_min.min = 1 - max over the block.
     b0 = rarity[0][block, None] * e
@@ -121,7 +123,7 @@ def reduced_clip_after(a0, a1, xi, eps, dtype=np.float32, block_points=BLOCK_POI
     b1 = rarity[1][block, None] * e
     b1 += competition[1][block, None] * h
     np.maximum(b0, b1, out=b0)
-    out[block] = b0.max(axis=1) if kept.size else np.nan
+    out[block] = b0.max(axis=1)
   out = np.clip(1 - out, 0, 1)
   out[~row_ok] = np.nan
   return out
