@@ -1,12 +1,14 @@
 """Smoke test of the recommender example and `acajax validate` on a recommender spec."""
 
 import importlib.util
+import json
 import pathlib
 
 import numpy as np
 import pandas as pd
 
 from acajax import cli
+from acajax import rating_collectives as rc
 from tests.test_examples_scripts import check_meta
 
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
@@ -97,3 +99,55 @@ def test_cli_rejects_bad_recommender_spec(tmp_path, capsys):
   assert cli.main(["validate", str(spec), "--out", str(tmp_path / "out")]) == 2
   err = capsys.readouterr().err
   assert "bad.toml: homogeneity" in err and "(0, 1]" in err
+
+
+def test_study_example_runs_the_protocol_and_measures_the_four_findings(tmp_path, capsys):
+  module = _load("recommender_study")
+  result = module.main(out_dir=tmp_path / "study", quick=True)
+  for path in result["paths"]:
+    assert path.exists() and path.stat().st_size > 0
+  assert (tmp_path / "study" / "relative_hr_vs_p.png").read_bytes()[:4] == b"\x89PNG"
+  frame = result["frame"]
+  # 1 repetition x 2 sizes x 2 propensities x (promoter, demoter, both: 4 acting collectives).
+  assert len(frame) == 2 * 2 * 4
+  assert set(frame["archetype"]) == {"promoter", "demoter"} and "p" in frame
+  exp = module.setup(quick=True)
+  assert exp.membership == "propensity" and exp.seed_clusters == "random"
+  assert exp.target_sets == {"promoter's top 10": "collective_top",
+                             "demoter's top 10": "collective_top"}
+  # Distinct seed clusters in every cell; each collective's targets are its members'
+  # collectively highest-rated items.
+  cells = frame.groupby(["seed", "size", "p"])
+  assert all(part.groupby("collective")["home"].first().nunique() == 2 for _, part in cells)
+  dense = exp.ratings.dense()
+  for (seed, size, p, name), items in result["result"].cell_targets.items():
+    members = result["result"].cell_members[(seed, size, p, name)]
+    assert len(items) == 10
+    np.testing.assert_array_equal(items, rc.collective_top_items(dense, members, 10))
+  found = result["findings"]
+  assert json.loads((tmp_path / "study" / "findings.json").read_text()) == found
+  assert {"1. promoter: size matters more than p", "2. demoter: best p per N",
+          "3. demoter: mean |log(together / alone)|",
+          "4. demoting is easier (demoter below 1 by more than the promoter above 1)"} <= set(found)
+  assert "Mean relative hit ratio" in capsys.readouterr().out
+  check_meta(tmp_path / "study", "recommender_study", seeds={"repetitions": [0], "ratings": 0})
+
+
+def test_study_findings_are_measured_from_the_table():
+  module = _load("recommender_study")
+  rows = []
+  # Demoter: strong at every N, best at p = 0.5; promoter: weak. Size matters more than p.
+  for role, level in (("promoter", 1.2), ("demoter", 0.3)):
+    for size, size_factor in ((10, 1.0), (50, 3.0)):
+      for p in (0.1, 0.5, 1.0):
+        bump = 0.9 if (role == "demoter" and p == 0.5) else 1.0
+        alone = level ** size_factor * bump
+        for is_alone, value in ((True, alone), (False, alone * 1.5)):
+          rows.append(dict(seed=0, size=size, homogeneity=p, collective=role, alone=is_alone,
+                           relative_hr=value, diverged=False))
+  found = module.findings(pd.DataFrame(rows))
+  assert found["1. demoter: size matters more than p"] is True
+  assert found["2. demoter: best p per N"] == {"10": 0.5, "50": 0.5}
+  assert found["2. demoter: best p is intermediate at every N"] is True
+  assert found["3. promoter: mean log(together / alone)"] == round(np.log(1.5), 3)
+  assert found["4. demoting is easier (demoter below 1 by more than the promoter above 1)"]

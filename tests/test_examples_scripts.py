@@ -148,3 +148,14 @@ def test_sweep_example_keeps_the_sweep_record(tmp_path):
   assert meta["status"] == "finished"
   spec_back, table = sweep.read_results(tmp_path)     # `acajax plot` still reads the folder
   assert spec_back.name == "alignment" and len(table) == 5 * 4
+
+
+def test_study_refuses_zero_repetitions(tmp_path, capsys):
+  spec = importlib.util.spec_from_file_location("study", EXAMPLES / "recommender_study.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  with pytest.raises(SystemExit) as stop:
+    _script.parse_args(module.__doc__, str(tmp_path / "x"), extra=module._options,
+                       argv=["--repetitions", "0"])
+  assert stop.value.code == 2
+  assert "--repetitions: must be a whole number >= 1; got '0'" in capsys.readouterr().err

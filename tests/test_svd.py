@@ -163,3 +163,31 @@ def test_predict_out_of_range_raises_on_the_host_and_is_nan_under_jit():
     svd.predict(params, [0], [11])
   out = jax.jit(svd.predict)(params, np.array([0, 9, -1]), np.array([0, 0, 3]))
   assert np.isfinite(out[0]) and np.isnan(out[1]) and np.isnan(out[2])
+
+
+@pytest.mark.parametrize("width", [1, 2, 8])
+def test_steps_run_every_rating_after_all_it_depends_on(width):
+  rng = np.random.default_rng(3)
+  users, items = rng.integers(0, 6, 80), rng.integers(0, 7, 80)
+  step, slot = svd._steps(svd._levels(users, items), width)
+  assert slot.max() < width
+  assert len(set(zip(step.tolist(), slot.tolist()))) == users.size   # one rating a slot
+  for a in range(users.size):
+    for b in range(a):
+      if users[a] == users[b] or items[a] == items[b]:
+        assert step[b] < step[a]
+
+
+def test_fit_many_with_other_orders_and_biases_equals_one_fit_each():
+  users, items, values = _small_ratings(5, count=50)
+  data = [(users, items, values), (users[::-1], items[::-1], values[::-1]),
+          (np.r_[users, 1, 1], np.r_[items, 2, 2], np.r_[values, 5.0, 1.0])]
+  configs = [SMALL, svd.SVDConfig(n_factors=5, n_epochs=3, biased=False), SMALL]
+  many = svd.fit_many(data, num_users=9, num_items=11, configs=configs, random_states=[1, 2, 3])
+  for b in range(3):
+    one = svd.fit(*data[b], num_users=9, num_items=11, config=configs[b], random_state=1 + b)
+    order, bu, bi, pu, qi = _numpy_sgd(*data[b], configs[b], random_state=1 + b)
+    np.testing.assert_allclose(one.user_factors[order.user_index], pu, rtol=1e-12, atol=1e-14)
+    for name in recommender.MFParams._fields:
+      np.testing.assert_allclose(getattr(many, name)[b], getattr(one, name), rtol=1e-12,
+                                 atol=1e-14)

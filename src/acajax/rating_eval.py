@@ -4,8 +4,8 @@ The study tunes Surprise's ``SVD`` (epochs, learning rate, regularisation)
 by grid search with 5-fold cross-validation on RMSE, then trains on an
 80/20 split. This module does the same for :mod:`acajax.svd`, with one
 difference in how the work is done: every (grid point, fold) model of a grid
-search is trained by one :func:`acajax.svd.fit_many` call (vmapped chunks of
-models), not one fit after another.
+search is trained by one :func:`acajax.svd.fit_many` call (chunks of models
+trained together), not one fit after another.
 
 * :func:`train_test_split` and :func:`kfold`: index arrays over the ratings,
   from a seeded permutation (each rating in exactly one test fold).
@@ -163,7 +163,7 @@ def grid_search(data: Ratings, grid: Mapping[str, Sequence], *, base: svd.SVDCon
     seed: seed of the folds.
     random_state: Surprise's ``random_state`` of every model.
     rating_range: predictions are clipped to it, as Surprise's.
-    chunk: models per vmapped call of :func:`acajax.svd.fit_many`.
+    chunk: models per call of :func:`acajax.svd.fit_many`.
     progress: called with the number of models trained after each chunk.
 
   Returns:

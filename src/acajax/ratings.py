@@ -174,9 +174,9 @@ class SyntheticRatings(NamedTuple):
 
 
 def synthetic(num_users: int = 400, num_items: int = 300, *, num_clusters: int = 10,
-              rank: int = 8, ratings_per_user: int = 40, zipf: float = 1.0,
-              cluster_spread: float = 0.3, noise: float = 0.5,
-              seed: int = 0) -> SyntheticRatings:
+              rank: int = 8, ratings_per_user=40, zipf: float = 1.0,
+              popularity_offset: float = 0.0, cluster_spread: float = 0.3,
+              noise: float = 0.5, seed: int = 0) -> SyntheticRatings:
   """Synthetic ratings with user clusters and item popularity (seeded).
 
   User u in cluster c has taste ``p_u = z_c + cluster_spread * e_u``, item i
@@ -185,16 +185,20 @@ def synthetic(num_users: int = 400, num_items: int = 300, *, num_clusters: int =
   is ``clip(round(3.5 + b_i + 1.5 p_u . q_i + noise * e), 1, 5)``. Which
   items a user rates: ``ratings_per_user`` items drawn without replacement
   with probability proportional to ``popularity_i * exp(p_u . q_i)``, where
-  the popularity is Zipf, ``(rank of i)^-zipf`` over a random order of items
-  (so raters prefer popular items and items they like, as in real data).
+  the popularity is Zipf-Mandelbrot, ``(rank of i + popularity_offset)^-zipf``
+  over a random order of items (so raters prefer popular items and items
+  they like, as in real data). An offset flattens the head, so that the most
+  popular items are not rated by everyone, while the tail stays long.
   Clusters have equal sizes up to one user.
 
   Args:
     num_users, num_items: U and I.
     num_clusters: number of taste clusters.
     rank: dimension of the taste vectors.
-    ratings_per_user: items each user rates (at most I).
+    ratings_per_user: items each user rates (at most I): one count for all,
+      or (U,) counts, one per user (real users differ in activity).
     zipf: exponent of the popularity law (0: uniform).
+    popularity_offset: the law's offset, >= 0 (0: Zipf).
     cluster_spread: spread of users around their cluster centre.
     noise: standard deviation of the rating noise before rounding.
     seed: the seed; equal seeds give equal data.
@@ -203,7 +207,8 @@ def synthetic(num_users: int = 400, num_items: int = 300, *, num_clusters: int =
     A :class:`SyntheticRatings`.
 
   Raises:
-    RatingsError: non-positive sizes, or more ratings per user than items.
+    RatingsError: non-positive sizes, more ratings per user than items, a
+      count per user of the wrong shape, or a negative offset.
 
   Examples:
     >>> from acajax import ratings
@@ -214,13 +219,25 @@ def synthetic(num_users: int = 400, num_items: int = 300, *, num_clusters: int =
     True
   """
   for name, value in (("num_users", num_users), ("num_items", num_items),
-                      ("num_clusters", num_clusters), ("rank", rank),
-                      ("ratings_per_user", ratings_per_user)):
+                      ("num_clusters", num_clusters), ("rank", rank)):
     if int(value) != value or value < 1:
       raise RatingsError(f"{name} must be a positive integer; got {value!r}")
-  if ratings_per_user > num_items:
+  counts = np.asarray(ratings_per_user)
+  if counts.ndim == 0:
+    counts = np.full(int(num_users), counts)
+  if counts.shape != (num_users,) or not np.issubdtype(counts.dtype, np.number):
+    raise RatingsError(f"ratings_per_user must be one count or one per user ({num_users},); "
+                       f"got shape {counts.shape}")
+  if np.any(counts != np.round(counts)) or counts.min() < 1:
+    raise RatingsError(f"ratings_per_user must be positive integers; got "
+                       f"{ratings_per_user!r}")
+  if counts.max() > num_items:
     raise RatingsError(f"ratings_per_user must be at most num_items = {num_items}; got "
-                       f"{ratings_per_user}")
+                       f"{int(counts.max())}")
+  counts = counts.astype(np.int64)
+  if not np.isfinite(popularity_offset) or popularity_offset < 0:
+    raise RatingsError(f"popularity_offset must be a finite number >= 0; got "
+                       f"{popularity_offset!r}")
   if num_clusters > num_users:
     raise RatingsError(f"num_clusters must be at most num_users = {num_users}; got "
                        f"{num_clusters}")
@@ -231,14 +248,14 @@ def synthetic(num_users: int = 400, num_items: int = 300, *, num_clusters: int =
   tastes = centres[clusters] + cluster_spread * rng.normal(size=(num_users, rank)) * scale
   items = rng.normal(size=(num_items, rank)) * scale
   quality = 0.5 * rng.normal(size=num_items)
-  popularity = (1.0 + rng.permutation(num_items)) ** -float(zipf)
+  popularity = (1.0 + rng.permutation(num_items) + popularity_offset) ** -float(zipf)
   popularity /= popularity.sum()
   affinity = tastes @ items.T                               # (U, I)
   # Gumbel top-k: sampling without replacement proportional to the weights.
   logits = np.log(popularity)[None, :] + affinity + rng.gumbel(size=affinity.shape)
-  chosen = np.argsort(-logits, axis=1)[:, :ratings_per_user]
-  users = np.repeat(np.arange(num_users), ratings_per_user)
-  item_idx = chosen.reshape(-1)
+  chosen = np.argsort(-logits, axis=1)[:, :counts.max()]
+  users = np.repeat(np.arange(num_users), counts)
+  item_idx = chosen[np.arange(counts.max()) < counts[:, None]]
   raw = 3.5 + quality[item_idx] + 1.5 * affinity[users, item_idx] + noise * rng.normal(
       size=len(users))
   values = np.clip(np.round(raw), 1, 5)

@@ -36,6 +36,26 @@ def _summary(description: str) -> str:
   return " ".join(first.split())
 
 
+def positive_int(text: str) -> int:
+  """An argparse type: a whole number >= 1 (else a usage error naming it).
+
+  Examples:
+    >>> positive_int("3")
+    3
+    >>> positive_int("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be a whole number >= 1; got '0'
+  """
+  try:
+    value = int(text)
+  except ValueError:
+    value = 0
+  if value < 1:
+    raise argparse.ArgumentTypeError(f"must be a whole number >= 1; got {text!r}")
+  return value
+
+
 def make_parser(description: str, default_out: str,
                 extra: Callable[[argparse.ArgumentParser], Any] | None = None
                 ) -> argparse.ArgumentParser:

@@ -127,7 +127,7 @@ class Experiment:
       keeps, in their order, then its planted ratings (so each member's
       planted ratings come after the member's kept ones in Surprise's
       order), and its ``random_state`` is its seed.
-    chunk: models per vmapped chunk (``"auto"``: the backend's default).
+    chunk: models per chunk trained in one call (``"auto"``: the backend's default).
     membership: ``"homogeneity"`` (default: :func:`rating_collectives.select_members`,
       ``round(h n)`` members from home) or ``"propensity"`` (the study's:
       :func:`rating_collectives.select_by_propensity`, each member from home
@@ -462,8 +462,10 @@ def plot(frame, path, *, title: str | None = None, x_label: str | None = None):
     verb = "promotes" if part["archetype"].iloc[0] == "promoter" else "demotes"
     ax.set_title(f"{name}: {verb} target set {part['target_set'].iloc[0]}", fontsize=10)
     ax.set_yscale("symlog", linthresh=0.1)
-    ax.set_ylim(bottom=0.0)
     ax.grid(alpha=0.3)
+  # The panels share the axis: its top is the highest point of any panel.
+  top = max(ax.dataLim.y1 for ax in axes[:len(names)])
+  axes[0].set_ylim(0.0, 1.25 * top if np.isfinite(top) and top > 0 else None)
   handles = [plt.Line2D([], [], color=colours[j % len(colours)], lw=6)
              for j in range(len(sizes))]
   labels = [f"$n$ = {size} members" for size in sizes]

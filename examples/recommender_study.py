@@ -1,0 +1,203 @@
+"""The two-collectives study's recommender experiment, its protocol end to end.
+
+Karan et al. (FAccT 2025) train Surprise's ``SVD`` on MovieLens 100k and
+let collectives of users rate items: a promoter rates its members' 10
+collectively highest-rated items 5 stars, a demoter rates its own top 10
+1 star. This script runs that protocol with :mod:`acajax.svd` (Surprise's
+model: per-rating SGD, 100 factors, 20 epochs, lr 0.005, reg 0.02; trained
+in float32, so Surprise's model up to float32 rounding; turn on
+``jax_enable_x64`` for Surprise's float64, about 1.6x slower):
+
+* data: generated ratings shaped like MovieLens 100k (943 users in 10 taste
+  clusters, 1,682 items, users' activity heavy-tailed from 20 ratings up,
+  median about 60; item popularity Zipf-Mandelbrot, so the most rated item
+  has about 540 ratings and a long tail of items has fewer than 5), or
+  your own ``u.data`` (``--movielens``; nothing is downloaded);
+* two collectives, a promoter and a demoter, each of N = 10, 20 or 50
+  users drawn with propensity p in {0.1, 0.25, 0.5, 0.75, 1}: a member comes
+  from the collective's seed cluster with probability p, else from the other
+  clusters; the two seed clusters are drawn at random and always differ
+  (``seed_clusters="random"``); the clusters are the generator's taste
+  clusters, or for MovieLens k-means on the baseline model's user factors;
+* each collective alone, then both together; the measure is the relative
+  hit ratio HR@10(with) / HR@10(without) of the collective's target items
+  over every user who is not a member, against the same seed's model
+  without action; ``--repetitions`` repetitions (default 10; the study
+  ran 100), each with its own members and seed.
+
+The study's four findings, measured by :func:`findings` on the results:
+
+1. size matters first, homogeneity second: the mean log relative HR moves
+   more across N (averaged over p) than across p (averaged over N);
+2. for demoters an intermediate p is best: the lowest relative HR at each N
+   lies at a p strictly between 0.1 and 1;
+3. a promoter and a demoter interfere: each one's relative HR changes
+   when the other acts too (mean |log(together / alone)| over cells; the
+   users measured then exclude both collectives' members, so the shift
+   includes that smaller population; no threshold is applied: compare the
+   shift with the spread over repetitions in the figure);
+4. demoting is easier than promoting: the demoter gets its targets below
+   1 by more (mean log relative HR) than the promoter gets its own above 1.
+
+What the default run found on the generated ratings (10 repetitions,
+2-core CPU, about two minutes) is printed at the end and kept in
+``findings.json``; see the docs' recommender guide for a discussion.
+
+Run: ``.venv/bin/python examples/recommender_study.py [--quick] [--out DIR]
+[--movielens ml-100k/u.data] [--repetitions R]`` (writes ``results.csv``,
+``summary.csv``, ``findings.json``, ``relative_hr_vs_p.png`` and
+``meta.json``: the run's arguments, seeds, versions, devices and command
+line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+
+import numpy as np
+
+from acajax import ratings, svd
+from acajax.runs import _script
+from acajax.runs import recommender as rec_experiment
+from acajax.runs.recommender import CollectiveSpec, Experiment
+
+NAME = "recommender_study"
+DEFAULT_OUT = "recommender-study"
+DATA_SEED = 0
+SIZES = (10, 20, 50)
+PROPENSITIES = (0.1, 0.25, 0.5, 0.75, 1.0)
+
+
+def _options(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument("--movielens", default=None, metavar="U.DATA",
+                      help="your MovieLens 100k u.data file instead of generated ratings")
+  parser.add_argument("--repetitions", type=_script.positive_int, default=None, metavar="R",
+                      help="repetitions per configuration (default 10; --quick: 1)")
+
+
+def movielens_like(num_users: int = 943, num_items: int = 1682, seed: int = DATA_SEED):
+  """Generated ratings shaped like MovieLens 100k (see the module docstring)."""
+  rng = np.random.default_rng(seed)
+  # Activity: 20 ratings at least, heavy-tailed above (median about 60).
+  counts = np.minimum(20 + np.round(rng.lognormal(np.log(45), 1.0, num_users)),
+                      min(700, num_items)).astype(int)
+  return ratings.synthetic(num_users, num_items, num_clusters=10, ratings_per_user=counts,
+                           zipf=2.0, popularity_offset=100.0, seed=seed)
+
+
+def setup(quick: bool = False, movielens=None, repetitions: int | None = None) -> Experiment:
+  """The study's grid as an :class:`acajax.runs.recommender.Experiment`."""
+  if quick:
+    data = movielens_like(200, 300)
+    config = svd.SVDConfig(n_factors=10)
+    grid = dict(sizes=(5, 10), homogeneity=(0.25, 1.0))
+    repetitions = repetitions or 1
+  else:
+    data = movielens_like()
+    config = svd.SVDConfig()                 # Surprise's defaults, the study's model
+    grid = dict(sizes=SIZES, homogeneity=PROPENSITIES)
+    repetitions = repetitions or 10
+  base, clusters, clustering = data.ratings, data.clusters, "data"
+  if movielens is not None:
+    base = ratings.load_movielens(movielens)
+    # The study's clusters: k-means (10 clusters) on the baseline model's user
+    # factors; these labels only give the number of clusters.
+    clusters, clustering = np.arange(base.num_users) % 10, "kmeans"
+  collectives = (CollectiveSpec("promoter", "promoter", "promoter's top 10"),
+                 CollectiveSpec("demoter", "demoter", "demoter's top 10"))
+  return Experiment(
+      ratings=base, clusters=clusters, collectives=collectives,
+      target_sets={"promoter's top 10": "collective_top", "demoter's top 10": "collective_top"},
+      scenarios=(("promoter",), ("demoter",), ("promoter", "demoter")),
+      seeds=tuple(range(repetitions)), k=10, num_targets=10, config=config,
+      membership="propensity", seed_clusters="random", clustering=clustering, **grid)
+
+
+def findings(frame) -> dict:
+  """The four findings (see the module docstring), measured on the results."""
+  levels = sorted(set(frame["homogeneity"]))          # the grid's p, scored or not
+  scored = ~frame["diverged"] & np.isfinite(frame["relative_hr"])
+  # A relative HR needs a baseline HR above 0: the other rows are counted, not scored.
+  out = {"rows scored (baseline HR above 0) / rows": [int(scored.sum()), len(frame)]}
+  frame = frame[scored]
+  log_rel = frame.assign(log_rel=np.log(frame["relative_hr"].clip(lower=1e-3)))
+  alone = log_rel[log_rel["alone"]]
+  for role in ("promoter", "demoter"):
+    table = alone[alone["collective"] == role].groupby(
+        ["size", "homogeneity"])["log_rel"].mean().unstack()
+    over_sizes, over_p = float(np.ptp(table.mean(axis=1))), float(np.ptp(table.mean(axis=0)))
+    out[f"1. {role}: spread over N / spread over p"] = [round(over_sizes, 3), round(over_p, 3)]
+    out[f"1. {role}: size matters more than p"] = over_sizes > over_p
+    if role == "demoter":
+      best = table.dropna(how="all").idxmin(axis=1)
+      out["2. demoter: best p per N"] = {str(int(n)): float(p) for n, p in best.items()}
+      out["2. demoter: best p is intermediate at every N"] = bool(
+          len(best) == len(table) and all(levels[0] < p < levels[-1] for p in best))
+    out[f"4. {role}: mean log relative HR"] = round(float(np.nanmean(table.values)), 3)
+  cells = ["seed", "size", "homogeneity", "collective"]
+  paired = log_rel.pivot_table(index=cells, columns="alone", values="log_rel").dropna()
+  for role in ("promoter", "demoter"):
+    part = paired.xs(role, level="collective")
+    shift = part[False] - part[True]
+    out[f"3. {role}: mean |log(together / alone)|"] = round(float(shift.abs().mean()), 3)
+    out[f"3. {role}: mean log(together / alone)"] = round(float(shift.mean()), 3)
+  promote, demote = out["4. promoter: mean log relative HR"], out["4. demoter: mean log relative HR"]
+  # Easier: the demoter gets below 1 by more than the promoter gets above 1 (a
+  # promoter that fails, at or below 1, is beaten by any demoter below 1).
+  out["4. demoting is easier (demoter below 1 by more than the promoter above 1)"] = bool(
+      demote < 0 and -demote > max(promote, 0.0))
+  return out
+
+
+def main(out_dir=DEFAULT_OUT, quick: bool = False, progress: bool = False, movielens=None,
+         repetitions: int | None = None, *, argv: list[str] | None = None):
+  """Runs the study; returns ``{"frame", "summary", "findings", "paths", "result"}``."""
+  out = pathlib.Path(out_dir)
+  out.mkdir(parents=True, exist_ok=True)
+  exp = setup(quick, movielens, repetitions)
+  result = rec_experiment.run_experiment(exp, progress=progress)
+  frame = result.frame.rename(columns={"homogeneity": "p"})
+  summary = frame.groupby(["collective", "scenario", "size", "p"])[
+      "relative_hr"].mean().unstack("p")
+  found = findings(result.frame)
+  paths = [out / "results.csv", out / "summary.csv", out / "findings.json"]
+  frame.to_csv(paths[0], index=False)
+  summary.to_csv(paths[1])
+  paths[2].write_text(json.dumps(found, indent=2) + "\n")
+  source = "MovieLens u.data" if movielens else "generated ratings"
+  paths.append(rec_experiment.plot(
+      result.frame, out / "relative_hr_vs_p.png",
+      title=f"Relative HR@10 against propensity p ({source}, Surprise's SVD, "
+            f"{len(exp.seeds)} repetitions)",
+      x_label="propensity p\n(chance a member is from the seed cluster)"))
+  print(f"{result.trainings} trainings in {result.train_s:.1f} s (compile included)")
+  print("Mean relative hit ratio (rows: collective, scenario, N; columns: p):")
+  print(summary.to_string(float_format=lambda v: f"{v:.2f}"))
+  for key, value in found.items():
+    print(f"  {key}: {value}")
+  seeds = {"repetitions": list(exp.seeds)}
+  if movielens is None:
+    seeds["ratings"] = DATA_SEED
+  else:
+    seeds["clusters"] = exp.seeds[0]      # k-means on the first repetition's baseline
+  meta = _script.record_run(
+      out, NAME, dict(out=str(out_dir), quick=quick, progress=progress,
+                      movielens=None if movielens is None else str(movielens),
+                      repetitions=repetitions), seeds=seeds, argv=argv)
+  for path in paths + [meta]:
+    print(f"wrote {path}")
+  return {"frame": frame, "summary": summary, "findings": found, "paths": paths,
+          "result": result}
+
+
+if __name__ == "__main__":
+  import jax  # deferred: only a script run splits the CPU into devices
+
+  args = _script.parse_args(__doc__, DEFAULT_OUT, extra=_options)
+  # Trainings split over every core; set before anything starts JAX's CPU backend.
+  jax.config.update("jax_num_cpu_devices", os.cpu_count())
+  main(args.out, quick=args.quick, progress=True, movielens=args.movielens,
+       repetitions=args.repetitions)
