@@ -286,45 +286,48 @@ def _bucket(n: int, step: int) -> int:
   return max(step, -(-n // step) * step)
 
 
-def _sgd(tables, rows, values, active, epochs, mu, rates, regs, *, max_epochs: int):
+def _sgd(tables, rows, values, epochs, mu, rates, regs, *, max_epochs: int,
+         num_factors: int):
   """SGD of B models at once, a step of ratings per model at a time.
 
-  ``tables`` are the user rows ``[p_u | b_u]`` (U B, k + 1) and the item
-  rows ``[q_i | b_i]`` (I B, k + 1), row ``u B + b`` for model b. A bias is
-  a factor whose partner is 1, so one update serves both:
-  ``row += lr * (err * partner - reg * row)`` with per-column rates
-  ``rates`` and ``regs``, (2, B, k + 1) for user and item rows (the bias
-  column's rate is 0 when unbiased). ``rows`` (2, S, W, B) are each step's
-  user and item rows (padding: distinct rows out of range, dropped);
-  ``values``, ``active`` (S, W, B); ``epochs``, ``mu`` (B,). The ratings of
-  a step touch distinct rows (:func:`_levels`).
+  ``tables`` are the user rows ``[p_u | b_u | 0...]`` (U B, c) and the item
+  rows ``[q_i | b_i | 0...]`` (I B, c), row ``u B + b`` for model b, with
+  ``k = num_factors`` factors, the bias in column k and zero columns up to
+  a whole number of vectors c. A bias is a factor whose partner is 1, so
+  one update serves both: ``row += lr * (err * partner - reg * row)`` with
+  per-column ``rates`` and ``regs``, (2, B, c) for user and item rows (0 for
+  the zero columns, and for the bias column's rate when unbiased). ``rows``
+  (2, S, W, B) are each step's user and item rows (padding: distinct rows
+  out of range, whose writes are dropped); ``values`` (S, W, B);
+  ``epochs``, ``mu`` (B,). The ratings of a step touch distinct rows
+  (:func:`_levels`).
   """
-  k = tables[0].shape[-1] - 1
-  factor = jnp.arange(k + 1) < k
+  k = num_factors
+  factor = jnp.arange(tables[0].shape[-1]) < k
   put = dict(unique_indices=True, mode="drop")
 
-  def step(epoch, state, ratings):
+  def step(lr, state, ratings):
     user_rows, item_rows = state
-    u, i, r, on = ratings
-    on = (on & (epoch < epochs))[..., None]
+    u, i, r = ratings
     p, q = user_rows.at[u].get(mode="clip"), item_rows.at[i].get(mode="clip")
     dot = jnp.sum(jnp.where(factor, p * q, 0), axis=-1)
     err = (r - (mu + p[..., k] + q[..., k] + dot))[..., None]
-    new_p = p + rates[0] * (err * jnp.where(factor, q, 1) - regs[0] * p)
-    new_q = q + rates[1] * (err * jnp.where(factor, p, 1) - regs[1] * q)
-    return (user_rows.at[u].set(jnp.where(on, new_p, p), **put),
-            item_rows.at[i].set(jnp.where(on, new_q, q), **put))
+    new_p = p + lr[0] * (err * jnp.where(factor, q, 1) - regs[0] * p)
+    new_q = q + lr[1] * (err * jnp.where(factor, p, 1) - regs[1] * q)
+    return user_rows.at[u].set(new_p, **put), item_rows.at[i].set(new_q, **put)
 
   def epoch(e, state):
-    return jax.lax.scan(lambda s, x: (step(e, s, x), None), state,
-                        (rows[0], rows[1], values, active))[0]
+    # A model past its epochs steps with rate 0: its rows stay as they are.
+    lr = jnp.where((e < epochs)[:, None], rates, 0)
+    return jax.lax.scan(lambda s, x: (step(lr, s, x), None), state,
+                        (rows[0], rows[1], values))[0]
 
   return jax.lax.fori_loop(0, max_epochs, epoch, tables)
 
 
 @functools.lru_cache(maxsize=32)
-def _trainer(max_epochs: int):
-  return jax.jit(functools.partial(_sgd, max_epochs=max_epochs))
+def _trainer(max_epochs: int, num_factors: int):
+  return jax.jit(functools.partial(_sgd, max_epochs=max_epochs, num_factors=num_factors))
 
 
 def _check_configs(configs, count: int) -> list[SVDConfig]:
@@ -360,28 +363,28 @@ def _train_share(trainer, orders, configs, random_states, models, mu, num_users:
   user_at = np.broadcast_to(num_users * count + spare, (num_steps, width, count)).copy()
   item_at = np.broadcast_to(num_items * count + spare, (num_steps, width, count)).copy()
   values = np.zeros((num_steps, width, count), dtype)
-  active = np.zeros((num_steps, width, count), bool)
-  user_rows = np.zeros((num_users, count, k + 1), dtype)
-  item_rows = np.zeros((num_items, count, k + 1), dtype)
-  rates, regs = np.zeros((2, 2, count, k + 1), dtype)
+  cols = -(-(k + 1) // 8) * 8                 # rows padded to whole vectors (rate 0)
+  user_rows = np.zeros((num_users, count, cols), dtype)
+  item_rows = np.zeros((num_items, count, cols), dtype)
+  rates, regs = np.zeros((2, 2, count, cols), dtype)
   for j, b in enumerate(models):
     o, c = orders[b], configs[b]
     step, slot = cuts[j]
     user_at[step, slot, j] = users[j] * count + j
     item_at[step, slot, j] = items[j] * count + j
-    values[step, slot, j], active[step, slot, j] = o.values, True
+    values[step, slot, j] = o.values
     pu, qi = initial_factors(random_states[b], o.user_index.size, o.item_index.size, c)
     user_rows[o.user_index, j, :k], item_rows[o.item_index, j, :k] = pu, qi
     (lr_bu, lr_bi, lr_pu, lr_qi), (reg_bu, reg_bi, reg_pu, reg_qi) = (
         c.learning_rates(), c.regularisations())
     # Columns 0..k-1 are the factors, column k the bias (rate 0 when unbiased).
     biased = float(c.biased)
-    rates[:, j] = [[lr_pu] * k + [lr_bu * biased], [lr_qi] * k + [lr_bi * biased]]
-    regs[:, j] = [[reg_pu] * k + [reg_bu], [reg_qi] * k + [reg_bi]]
+    rates[:, j, :k + 1] = [[lr_pu] * k + [lr_bu * biased], [lr_qi] * k + [lr_bi * biased]]
+    regs[:, j, :k + 1] = [[reg_pu] * k + [reg_bu], [reg_qi] * k + [reg_bi]]
   put = lambda a: jax.device_put(a, device)
   rows = np.stack([user_at, item_at]).astype(np.int32)
-  return trainer((put(user_rows.reshape(-1, k + 1)), put(item_rows.reshape(-1, k + 1))),
-                 put(rows), put(values), put(active),
+  return trainer((put(user_rows.reshape(-1, cols)), put(item_rows.reshape(-1, cols))),
+                 put(rows), put(values),
                  put(np.array([configs[b].n_epochs for b in models])), put(mu), put(rates),
                  put(regs))
 
@@ -447,7 +450,7 @@ def fit_many(ratings: Sequence[tuple], *, num_users: int, num_items: int,
     orders.append(order)
   dtype = np.dtype(dtype or jax.dtypes.canonicalize_dtype(jnp.float64))
   k = configs[0].n_factors
-  trainer = _trainer(max(c.n_epochs for c in configs))
+  trainer = _trainer(max(c.n_epochs for c in configs), k)
   devices = jax.local_devices()
   out = {name: np.zeros((count, *shape), dtype) for name, shape in
          (("user_bias", (num_users,)), ("item_bias", (num_items,)),
@@ -461,8 +464,8 @@ def fit_many(ratings: Sequence[tuple], *, num_users: int, num_items: int,
                                      mu[models], num_users, num_items, k, dtype, device))
                for models, device in zip(shares, devices)]
     for models, (user_rows, item_rows) in running:
-      user_rows = np.asarray(user_rows).reshape(num_users, len(models), k + 1)
-      item_rows = np.asarray(item_rows).reshape(num_items, len(models), k + 1)
+      user_rows = np.asarray(user_rows).reshape(num_users, len(models), -1)
+      item_rows = np.asarray(item_rows).reshape(num_items, len(models), -1)
       out["user_factors"][models] = user_rows[..., :k].transpose(1, 0, 2)
       out["item_factors"][models] = item_rows[..., :k].transpose(1, 0, 2)
       out["user_bias"][models] = user_rows[..., k].T
