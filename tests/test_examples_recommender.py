@@ -151,3 +151,19 @@ def test_study_findings_are_measured_from_the_table():
   assert found["2. demoter: best p is intermediate at every N"] is True
   assert found["3. promoter: mean log(together / alone)"] == round(np.log(1.5), 3)
   assert found["4. demoting is easier (demoter below 1 by more than the promoter above 1)"]
+
+
+def test_study_example_reads_a_movielens_file_and_clusters_its_users(tmp_path):
+  module = _load("recommender_study")
+  data = module.movielens_like(200, 300).ratings
+  path = tmp_path / "u.data"
+  path.write_text("".join(f"{u + 1}\t{i + 1}\t{int(v)}\t88125{n:04d}\n" for n, (u, i, v) in
+                          enumerate(zip(data.users, data.items, data.values))), encoding="utf-8")
+  result = module.main(out_dir=tmp_path / "ml", quick=True, movielens=path)
+  clusters = result["result"].clusters
+  assert len(np.unique(clusters)) == 10 and len(clusters) == 200   # k-means of user factors
+  frame = result["frame"]
+  assert len(frame) == 2 * 2 * 4
+  sizes = np.bincount(clusters)
+  assert all(sizes[home] >= n for home, n in zip(frame["home"], frame["size"]))
+  check_meta(tmp_path / "ml", "recommender_study", seeds={"repetitions": [0], "clusters": 0})

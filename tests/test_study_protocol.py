@@ -380,3 +380,27 @@ def test_experiment_runs_the_study_protocol_from_a_spec(tmp_path):
   path.write_text(PROTOCOL_SPEC.replace('"propensity"', '"quota"'), encoding="utf-8")
   with pytest.raises(rec_experiment.SpecError, match="spec.toml: membership: unknown 'quota'"):
     rec_experiment.load(path)
+
+
+def test_seed_clusters_are_drawn_among_clusters_large_enough_for_the_collective():
+  import dataclasses
+  from acajax.runs import recommender as rec_experiment
+  from acajax.runs.recommender import CollectiveSpec, Experiment
+  clusters = np.repeat([0, 1, 2, 3], [30, 5, 40, 12])       # cluster 1 holds 5 users
+  exp = Experiment(ratings=None, clusters=clusters, target_sets={},
+                   collectives=(CollectiveSpec("a", "promoter", "A"),
+                                CollectiveSpec("b", "demoter", "A")), seed_clusters="random")
+  homes = {tuple(rec_experiment._seed_homes(exp, clusters, None, None,
+                                            np.random.default_rng(s), 10)) for s in range(200)}
+  assert set(np.concatenate([list(h) for h in homes])) == {0, 2, 3}   # never the 5-user one
+  homes = {tuple(rec_experiment._seed_homes(exp, clusters, None, None,
+                                            np.random.default_rng(s), 20)) for s in range(200)}
+  assert homes == {(0, 2), (2, 0)}                                   # only two hold 20
+  centres = np.array([[0.0, 0.0], [9.0, 0.0], [1.0, 0.0], [5.0, 0.0]])
+  farthest = dataclasses.replace(exp, seed_clusters="farthest")
+  assert rec_experiment._seed_homes(farthest, clusters, centres, "euclidean", None,
+                                    5).tolist() == [0, 1]           # all eligible: the farthest
+  assert rec_experiment._seed_homes(farthest, clusters, centres, "euclidean", None,
+                                    10).tolist() == [0, 3]          # cluster 1 too small
+  with pytest.raises(rc.CollectiveError, match=r"only 1 of the 4 clusters are that large"):
+    rec_experiment._seed_homes(exp, clusters, None, None, np.random.default_rng(0), 35)

@@ -136,7 +136,9 @@ class Experiment:
     seed_clusters: the collectives' home clusters: ``"independent"``
       (default: drawn per collective, possibly shared), or distinct ones
       (:func:`rating_collectives.seed_clusters`): ``"random"`` or
-      ``"farthest"`` (the pair, or greedy set, whose centres are farthest apart).
+      ``"farthest"`` (the pair, or greedy set, whose centres are farthest
+      apart), among the clusters with at least as many users as the
+      collective has members (so that it can be drawn at p = 1).
     clustering: the clusters members are drawn from: ``"data"`` (default:
       ``clusters``), or the study's, found on the user factors of the first
       seed's baseline (:mod:`acajax.clustering`), with as many clusters as
@@ -326,7 +328,8 @@ def run_experiment(exp: Experiment, *, progress: bool = False) -> ExperimentResu
         rng = np.random.default_rng([seed, int(round(1e6 * float(size))),
                                      int(round(1e6 * float(h)))])
         members, homes, taken = {}, {}, np.zeros(0, int)
-        seeded = _seed_homes(exp, clusters, centres, metric, rng)
+        seeded = _seed_homes(exp, clusters, centres, metric, rng,
+                             rc.member_count(size, base.num_users))
         for j, c in enumerate(exp.collectives):
           home = None if seeded is None else int(seeded[j])
           if exp.membership == "propensity":
@@ -421,14 +424,26 @@ def _study_clusters(exp: Experiment, clusters, base_params):
   return clusters, np.stack([vectors[clusters == c].mean(0) for c in labels]), "euclidean"
 
 
-def _seed_homes(exp: Experiment, clusters, centres, metric, rng):
-  """The collectives' distinct home clusters, or None (drawn per collective)."""
+def _seed_homes(exp: Experiment, clusters, centres, metric, rng, size: int):
+  """The collectives' distinct home clusters, or None (drawn per collective).
+
+  Only clusters with at least ``size`` users can be a seed cluster, so that a
+  collective can be drawn at p = 1 (all clusters, when all are that large).
+  """
   if exp.seed_clusters == "independent":
     return None
+  labels, counts = np.unique(clusters, return_counts=True)
+  eligible = np.flatnonzero(counts >= size)
+  if len(eligible) < len(exp.collectives):
+    raise rc.CollectiveError(
+        f"seed_clusters: {len(exp.collectives)} collectives of {size} members need "
+        f"{len(exp.collectives)} clusters of at least {size} users; only {len(eligible)} of "
+        f"the {len(labels)} clusters are that large (sizes {sorted(counts.tolist())})")
   if exp.seed_clusters == "random":
-    return rc.seed_clusters(clusters, len(exp.collectives), how="random", rng=rng)
-  rows = rc.seed_clusters(centres, len(exp.collectives), how="farthest", metric=metric)
-  return np.unique(clusters)[rows]
+    return rc.seed_clusters(labels[eligible], len(exp.collectives), how="random", rng=rng)
+  rows = rc.seed_clusters(centres[eligible], len(exp.collectives), how="farthest",
+                          metric=metric)
+  return labels[eligible][rows]
 
 
 def plot(frame, path, *, title: str | None = None, x_label: str | None = None):
