@@ -11,8 +11,11 @@ in float32, so Surprise's model up to float32 rounding; turn on
 * data: generated ratings shaped like MovieLens 100k (943 users in 10 taste
   clusters, 1,682 items, users' activity heavy-tailed from 20 ratings up,
   median about 60; item popularity Zipf-Mandelbrot, so the most rated item
-  has about 540 ratings and a long tail of items has fewer than 5), or
-  your own ``u.data`` (``--movielens``; nothing is downloaded);
+  has about 540 ratings and a long tail of items has fewer than 5; popular
+  items rated higher on average, ``--popularity-quality``, default 1: the
+  correlation of an item's number of ratings with its mean rating is then
+  about 0.5, 0 makes them independent), or your own ``u.data``
+  (``--movielens``; nothing is downloaded);
 * two collectives, a promoter and a demoter, each of N = 10, 20 or 50
   users drawn with propensity p in {0.1, 0.25, 0.5, 0.75, 1}: a member comes
   from the collective's seed cluster with probability p, else from the other
@@ -40,11 +43,16 @@ The study's four findings, measured by :func:`findings` on the results:
    1 by more (mean log relative HR) than the promoter gets its own above 1.
 
 What the default run found on the generated ratings (10 repetitions,
-2-core CPU, about two minutes) is printed at the end and kept in
-``findings.json``; see the docs' recommender guide for a discussion.
+2-core CPU, two to four minutes): findings 2 and 4 hold (the demoter's
+relative HR is lowest at p = 0.5 for every N, about 0.63, while the
+promoter stays near 1), findings 1 and 3 do not (N moves the demoter less
+than p does; the together/alone shifts are small). With
+``--popularity-quality 0`` it is the other way round. The numbers are
+printed at the end and kept in ``findings.json``; the docs' recommender
+guide discusses both.
 
 Run: ``.venv/bin/python examples/recommender_study.py [--quick] [--out DIR]
-[--movielens ml-100k/u.data] [--repetitions R]`` (writes ``results.csv``,
+[--movielens ml-100k/u.data] [--repetitions R] [--popularity-quality Q]`` (writes ``results.csv``,
 ``summary.csv``, ``findings.json``, ``relative_hr_vs_p.png`` and
 ``meta.json``: the run's arguments, seeds, versions, devices and command
 line).
@@ -69,6 +77,7 @@ DEFAULT_OUT = "recommender-study"
 DATA_SEED = 0
 SIZES = (10, 20, 50)
 PROPENSITIES = (0.1, 0.25, 0.5, 0.75, 1.0)
+POPULARITY_QUALITY = 1.0   # popular items rated higher on average (0: independent)
 
 
 def _options(parser: argparse.ArgumentParser) -> None:
@@ -76,27 +85,34 @@ def _options(parser: argparse.ArgumentParser) -> None:
                       help="your MovieLens 100k u.data file instead of generated ratings")
   parser.add_argument("--repetitions", type=_script.positive_int, default=None, metavar="R",
                       help="repetitions per configuration (default 10; --quick: 1)")
+  parser.add_argument("--popularity-quality", type=_script.finite_float,
+                      default=POPULARITY_QUALITY,
+                      metavar="Q", help="generated ratings: how much more popular items are "
+                      "liked (default %(default)s; 0: independent)")
 
 
-def movielens_like(num_users: int = 943, num_items: int = 1682, seed: int = DATA_SEED):
+def movielens_like(num_users: int = 943, num_items: int = 1682, seed: int = DATA_SEED,
+                   popularity_quality: float = POPULARITY_QUALITY):
   """Generated ratings shaped like MovieLens 100k (see the module docstring)."""
   rng = np.random.default_rng(seed)
   # Activity: 20 ratings at least, heavy-tailed above (median about 60).
   counts = np.minimum(20 + np.round(rng.lognormal(np.log(45), 1.0, num_users)),
                       min(700, num_items)).astype(int)
   return ratings.synthetic(num_users, num_items, num_clusters=10, ratings_per_user=counts,
-                           zipf=2.0, popularity_offset=100.0, seed=seed)
+                           zipf=2.0, popularity_offset=100.0,
+                           popularity_quality=popularity_quality, seed=seed)
 
 
-def setup(quick: bool = False, movielens=None, repetitions: int | None = None) -> Experiment:
+def setup(quick: bool = False, movielens=None, repetitions: int | None = None,
+          popularity_quality: float = POPULARITY_QUALITY) -> Experiment:
   """The study's grid as an :class:`acajax.runs.recommender.Experiment`."""
   if quick:
-    data = movielens_like(200, 300)
+    data = movielens_like(200, 300, popularity_quality=popularity_quality)
     config = svd.SVDConfig(n_factors=10)
     grid = dict(sizes=(5, 10), homogeneity=(0.25, 1.0))
     repetitions = repetitions or 1
   else:
-    data = movielens_like()
+    data = movielens_like(popularity_quality=popularity_quality)
     config = svd.SVDConfig()                 # Surprise's defaults, the study's model
     grid = dict(sizes=SIZES, homogeneity=PROPENSITIES)
     repetitions = repetitions or 10
@@ -153,11 +169,12 @@ def findings(frame) -> dict:
 
 
 def main(out_dir=DEFAULT_OUT, quick: bool = False, progress: bool = False, movielens=None,
-         repetitions: int | None = None, *, argv: list[str] | None = None):
+         repetitions: int | None = None, popularity_quality: float = POPULARITY_QUALITY, *,
+         argv: list[str] | None = None):
   """Runs the study; returns ``{"frame", "summary", "findings", "paths", "result"}``."""
   out = pathlib.Path(out_dir)
   out.mkdir(parents=True, exist_ok=True)
-  exp = setup(quick, movielens, repetitions)
+  exp = setup(quick, movielens, repetitions, popularity_quality)
   result = rec_experiment.run_experiment(exp, progress=progress)
   frame = result.frame.rename(columns={"homogeneity": "p"})
   summary = frame.groupby(["collective", "scenario", "size", "p"])[
@@ -186,7 +203,8 @@ def main(out_dir=DEFAULT_OUT, quick: bool = False, progress: bool = False, movie
   meta = _script.record_run(
       out, NAME, dict(out=str(out_dir), quick=quick, progress=progress,
                       movielens=None if movielens is None else str(movielens),
-                      repetitions=repetitions), seeds=seeds, argv=argv)
+                      repetitions=repetitions, popularity_quality=popularity_quality),
+      seeds=seeds, argv=argv)
   for path in paths + [meta]:
     print(f"wrote {path}")
   return {"frame": frame, "summary": summary, "findings": found, "paths": paths,
@@ -200,4 +218,4 @@ if __name__ == "__main__":
   # Trainings split over every core; set before anything starts JAX's CPU backend.
   jax.config.update("jax_num_cpu_devices", os.cpu_count())
   main(args.out, quick=args.quick, progress=True, movielens=args.movielens,
-       repetitions=args.repetitions)
+       repetitions=args.repetitions, popularity_quality=args.popularity_quality)

@@ -117,3 +117,32 @@ def test_cluster_users_recovers_synthetic_clusters():
   np.testing.assert_array_equal(found, ratings.cluster_users(data.ratings, 3, seed=0))
   with pytest.raises(ratings.RatingsError, match="num_clusters must be an integer in 1..120"):
     ratings.cluster_users(data.ratings, 0)
+
+
+def test_synthetic_activity_popularity_head_and_quality():
+  counts = np.arange(300) % 40 + 5                       # one count per user
+  data = ratings.synthetic(300, 400, ratings_per_user=counts, zipf=2.0,
+                           popularity_offset=50.0, seed=1).ratings
+  assert np.array_equal(np.bincount(data.users, minlength=300), counts)
+  per_item = np.bincount(data.items, minlength=400)
+  plain = np.bincount(ratings.synthetic(300, 400, ratings_per_user=counts, zipf=2.0,
+                                        seed=1).ratings.items, minlength=400)
+  assert per_item.max() < plain.max()                    # the offset flattens the head
+
+  def count_rating_correlation(quality):
+    d = ratings.synthetic(400, 300, ratings_per_user=30, popularity_quality=quality,
+                          seed=2).ratings
+    n = np.bincount(d.items, minlength=300)
+    mean = np.bincount(d.items, weights=d.values, minlength=300) / np.maximum(n, 1)
+    return np.corrcoef(n[n > 0], mean[n > 0])[0, 1]
+  assert count_rating_correlation(2.0) > count_rating_correlation(0.0) + 0.3
+  # A scalar count and no new options draw exactly what they drew before.
+  same = ratings.synthetic(50, 40, ratings_per_user=np.full(50, 10), seed=0).ratings
+  assert np.array_equal(same.values, ratings.synthetic(50, 40, ratings_per_user=10,
+                                                       seed=0).ratings.values)
+  for kwargs, message in ((dict(ratings_per_user=np.ones(3, int)), "one count or one per user"),
+                          (dict(ratings_per_user=np.zeros(50, int)), "positive integers"),
+                          (dict(popularity_offset=-1.0), "popularity_offset must be"),
+                          (dict(popularity_quality=float("nan")), "popularity_quality must be")):
+    with pytest.raises(ratings.RatingsError, match=message):
+      ratings.synthetic(50, 40, **kwargs)

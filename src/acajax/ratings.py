@@ -175,13 +175,16 @@ class SyntheticRatings(NamedTuple):
 
 def synthetic(num_users: int = 400, num_items: int = 300, *, num_clusters: int = 10,
               rank: int = 8, ratings_per_user=40, zipf: float = 1.0,
-              popularity_offset: float = 0.0, cluster_spread: float = 0.3,
-              noise: float = 0.5, seed: int = 0) -> SyntheticRatings:
+              popularity_offset: float = 0.0, popularity_quality: float = 0.0,
+              cluster_spread: float = 0.3, noise: float = 0.5,
+              seed: int = 0) -> SyntheticRatings:
   """Synthetic ratings with user clusters and item popularity (seeded).
 
   User u in cluster c has taste ``p_u = z_c + cluster_spread * e_u``, item i
   has ``q_i``, both with standard normal coordinates scaled by
-  ``1 / sqrt(rank)``; item i's quality is ``b_i ~ N(0, 0.5^2)``. The rating
+  ``1 / sqrt(rank)``; item i's quality is ``b_i ~ N(0, 0.5^2)``, plus
+  ``0.5 popularity_quality`` times the item's standardised log popularity
+  (so that popular items can be rated higher on average). The rating
   is ``clip(round(3.5 + b_i + 1.5 p_u . q_i + noise * e), 1, 5)``. Which
   items a user rates: ``ratings_per_user`` items drawn without replacement
   with probability proportional to ``popularity_i * exp(p_u . q_i)``, where
@@ -199,6 +202,8 @@ def synthetic(num_users: int = 400, num_items: int = 300, *, num_clusters: int =
       or (U,) counts, one per user (real users differ in activity).
     zipf: exponent of the popularity law (0: uniform).
     popularity_offset: the law's offset, >= 0 (0: Zipf).
+    popularity_quality: how much more popular items are liked (0: quality
+      independent of popularity).
     cluster_spread: spread of users around their cluster centre.
     noise: standard deviation of the rating noise before rounding.
     seed: the seed; equal seeds give equal data.
@@ -235,6 +240,9 @@ def synthetic(num_users: int = 400, num_items: int = 300, *, num_clusters: int =
     raise RatingsError(f"ratings_per_user must be at most num_items = {num_items}; got "
                        f"{int(counts.max())}")
   counts = counts.astype(np.int64)
+  if not np.isfinite(popularity_quality):
+    raise RatingsError(f"popularity_quality must be a finite number; got "
+                       f"{popularity_quality!r}")
   if not np.isfinite(popularity_offset) or popularity_offset < 0:
     raise RatingsError(f"popularity_offset must be a finite number >= 0; got "
                        f"{popularity_offset!r}")
@@ -250,6 +258,11 @@ def synthetic(num_users: int = 400, num_items: int = 300, *, num_clusters: int =
   quality = 0.5 * rng.normal(size=num_items)
   popularity = (1.0 + rng.permutation(num_items) + popularity_offset) ** -float(zipf)
   popularity /= popularity.sum()
+  if popularity_quality:
+    log_popularity = np.log(popularity)
+    spread = log_popularity.std()
+    if spread > 0:
+      quality = quality + 0.5 * popularity_quality * (log_popularity - log_popularity.mean()) / spread
   affinity = tastes @ items.T                               # (U, I)
   # Gumbel top-k: sampling without replacement proportional to the weights.
   logits = np.log(popularity)[None, :] + affinity + rng.gumbel(size=affinity.shape)

@@ -13,6 +13,7 @@ written atomically (:func:`acajax.runs._io.atomic_write_json`).
 from __future__ import annotations
 
 import argparse
+import math
 import datetime
 import json
 import pathlib
@@ -53,6 +54,26 @@ def positive_int(text: str) -> int:
     value = 0
   if value < 1:
     raise argparse.ArgumentTypeError(f"must be a whole number >= 1; got {text!r}")
+  return value
+
+
+def finite_float(text: str) -> float:
+  """An argparse type: a finite number (else a usage error naming it).
+
+  Examples:
+    >>> finite_float("0.5")
+    0.5
+    >>> finite_float("nan")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be a finite number; got 'nan'
+  """
+  try:
+    value = float(text)
+  except ValueError:
+    value = float("nan")
+  if not math.isfinite(value):
+    raise argparse.ArgumentTypeError(f"must be a finite number; got {text!r}")
   return value
 
 

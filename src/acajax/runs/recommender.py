@@ -451,7 +451,8 @@ def plot(frame, path, *, title: str | None = None, x_label: str | None = None):
   most four a row), one colour per size, solid alone, dashed or dotted with
   the others (mean over seeds, bars: standard error; symmetric-log axis,
   linear below 0.1 so that a fully demoted set, 0, still shows); one legend
-  beside the panels. ``x_label`` replaces the homogeneity axis label (the
+  beside the panels; the axis starts at 0 when some point is below 0.1, else
+  just below the lowest point. ``x_label`` replaces the homogeneity axis label (the
   propensity p under ``membership = "propensity"``)."""
   names = list(dict.fromkeys(frame["collective"]))
   sizes = list(dict.fromkeys(frame["size"]))
@@ -478,9 +479,15 @@ def plot(frame, path, *, title: str | None = None, x_label: str | None = None):
     ax.set_title(f"{name}: {verb} target set {part['target_set'].iloc[0]}", fontsize=10)
     ax.set_yscale("symlog", linthresh=0.1)
     ax.grid(alpha=0.3)
-  # The panels share the axis: its top is the highest point of any panel.
+  # The panels share the axis: it spans every panel's points, from 0 when a
+  # point lies below 0.1 (the linear part), else from just below the lowest.
+  low = min(ax.dataLim.y0 for ax in axes[:len(names)])
   top = max(ax.dataLim.y1 for ax in axes[:len(names)])
-  axes[0].set_ylim(0.0, 1.25 * top if np.isfinite(top) and top > 0 else None)
+  if np.isfinite(low) and np.isfinite(top) and top > 0:
+    axes[0].set_ylim(0.0 if low < 0.1 else 0.8 * low, 1.25 * top)
+    if low >= 0.1 and top < 100 * low:     # less than two decades: plain numbered ticks
+      axes[0].yaxis.set_major_locator(plt.MaxNLocator(6))
+      axes[0].yaxis.set_major_formatter(plt.FormatStrFormatter("%.3g"))
   handles = [plt.Line2D([], [], color=colours[j % len(colours)], lw=6)
              for j in range(len(sizes))]
   labels = [f"$n$ = {size} members" for size in sizes]
