@@ -80,13 +80,24 @@ DATA_SEED = 0
 SIZES = (10, 20, 50)
 PROPENSITIES = (0.1, 0.25, 0.5, 0.75, 1.0)
 POPULARITY_QUALITY = 1.0   # popular items rated higher on average (0: independent)
+MAX_REPETITIONS = 1000
+
+
+def _repetitions(text: str) -> int:
+  value = _script.positive_int(text)
+  if value > MAX_REPETITIONS:
+    raise argparse.ArgumentTypeError(
+        f"must be at most {MAX_REPETITIONS} (the study ran 100; each repetition is "
+        f"{len(SIZES) * len(PROPENSITIES) * 3} trainings); got {text!r}")
+  return value
 
 
 def _options(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--movielens", default=None, metavar="U.DATA",
                       help="your MovieLens 100k u.data file instead of generated ratings")
-  parser.add_argument("--repetitions", type=_script.positive_int, default=None, metavar="R",
-                      help="repetitions per configuration (default 10; --quick: 1)")
+  parser.add_argument("--repetitions", type=_repetitions, default=None, metavar="R",
+                      help=f"repetitions per configuration, at most {MAX_REPETITIONS} (default "
+                      "10; --quick: 1)")
   parser.add_argument("--popularity-quality", type=_script.finite_float,
                       default=POPULARITY_QUALITY,
                       metavar="Q", help="generated ratings: how much more popular items are "

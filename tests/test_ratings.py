@@ -95,6 +95,8 @@ def test_load_movielens_names_file_and_line(tmp_path, bad, message):
 def test_load_movielens_missing_and_empty(tmp_path):
   with pytest.raises(ratings.RatingsError, match="no such file"):
     ratings.load_movielens(tmp_path / "absent.data")
+  with pytest.raises(ratings.RatingsError, match="is a folder; expected a u.data file"):
+    ratings.load_movielens(tmp_path)
   with pytest.raises(ratings.RatingsError, match="no ratings found"):
     ratings.load_movielens(_write(tmp_path, [""]))
 

@@ -314,6 +314,10 @@ def load_movielens(path, *, rating_range: tuple[float, float] = (1.0, 5.0)) -> R
     text = path.read_text(encoding="utf-8")
   except FileNotFoundError:
     raise RatingsError(f"{path}: no such file") from None
+  except IsADirectoryError:
+    raise RatingsError(f"{path}: is a folder; expected a u.data file") from None
+  except OSError as err:
+    raise RatingsError(f"{path}: cannot read ({err.strerror})") from None
   except UnicodeDecodeError as err:
     raise RatingsError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
   users, items, values, seen = [], [], [], {}

@@ -338,10 +338,9 @@ def _check_configs(configs, count: int) -> list[SVDConfig]:
   for b, config in enumerate(configs):
     if not isinstance(config, SVDConfig):
       raise ValueError(f"configs[{b}] must be an SVDConfig; got {type(config).__name__}")
-  for field in ("n_factors",):
-    values = {getattr(c, field) for c in configs}
-    if len(values) > 1:
-      raise ValueError(f"configs must share {field} to train in one call; got {sorted(values)}")
+  factors = {c.n_factors for c in configs}
+  if len(factors) > 1:
+    raise ValueError(f"configs must share n_factors to train in one call; got {sorted(factors)}")
   return configs
 
 
@@ -354,7 +353,13 @@ def _train_share(trainer, orders, configs, random_states, models, mu, num_users:
                      f"int32 row index; use a smaller chunk")
   users = [orders[b].user_index[orders[b].users] for b in models]   # the caller's indices
   items = [orders[b].item_index[orders[b].items] for b in models]
-  levels = [_levels(u, i) for u, i in zip(users, items)]
+  # Models with the same ratings (seeds, grid points of one fold) share their levels.
+  known, levels = {}, []
+  for u, i in zip(users, items):
+    key = (u.tobytes(), i.tobytes())
+    if key not in known:
+      known[key] = _levels(u, i)
+    levels.append(known[key])
   width = _width(levels, count)
   cuts = [_steps(level, width) for level in levels]
   num_steps = _bucket(max(int(step.max()) + 1 for step, _ in cuts), 64)
