@@ -40,13 +40,17 @@ from acajax import _checks
 __all__ = [
     "CriticalMass",
     "alignment",
+    "critical_eraser_mass",
     "critical_mass",
+    "erasing",
     "feature_label",
     "feature_label_pairwise",
     "feature_only",
+    "planter_ceiling",
     "s_min",
     "s_weighted",
     "scenario_bounds",
+    "unplanting",
 ]
 
 VARIANTS = ("sound", "published")
@@ -511,6 +515,248 @@ def critical_mass(target: ArrayLike, *, strategy: str, alpha_others: ArrayLike,
   # abar = a_o + alpha must stay below 1. A result of 0 means every positive
   # mass reaches the target (0 is the infimum; the bound needs alpha > 0).
   alpha = jnp.where(alpha < 1 - a_o, alpha, inf)
+  alpha = jnp.where(valid, alpha, jnp.nan)
+  if with_mask:
+    return CriticalMass(alpha=alpha, feasible=jnp.isfinite(alpha))
+  return alpha
+
+
+# --------------------------------------------------------------------------
+# Mixed objectives: unplanting and erasing collectives (theory guide,
+# "Mixed objectives"; exact counterpart in acajax.objectives)
+# --------------------------------------------------------------------------
+
+
+def unplanting(alpha: ArrayLike, *, alpha_total: ArrayLike, beta: ArrayLike, xi_c: ArrayLike,
+               xi: ArrayLike, delta: ArrayLike, eps: ArrayLike, clip: bool = True) -> jax.Array:
+  r"""Success bound of an unplanting collective in a mixed population.
+
+  The unplanter u wants f(g_u(x)) != y_u and plants g_u(x) with the label
+  l_u(g_u(x)) != y_u (:func:`acajax.objectives.unplanting_labels`). Its
+  success is at least Theorem 1's right-hand side with
+
+  * ``delta`` the unplanting difficulty
+    :math:`\Delta_u = \max(0, \max_{z \in X^*_u} P_0(y_u|z) - P_0(l_u(z)|z))`;
+  * ``beta`` the mass of the other unplanters avoiding the same label (they
+    plant the same labels);
+  * every other collective, whatever its role or strategy, misaligned, with
+    ``xi`` the largest share of its data it puts on :math:`X^*_u`.
+
+  .. math::
+
+     S_u \ge 1 - \xi_u \frac{\Delta_u + 2\epsilon}{1 - 2\epsilon}
+       \frac{1 - \bar\alpha}{\alpha_u}
+       - \xi \frac{1 + 2\epsilon}{1 - 2\epsilon}
+       \frac{\bar\alpha - \alpha_u - \beta_u}{\alpha_u}
+
+  Checked against :func:`acajax.objectives.worst_case_success` on 10^5
+  random mixed populations with zero violations
+  (``benchmarks/check_mixed_bounds.py``). Domain and conventions as
+  :func:`feature_label`.
+
+  Args:
+    alpha: mass alpha_u of the unplanter.
+    alpha_total: total mass abar.
+    beta: mass of the unplanters avoiding the same label.
+    xi_c: P0_X(X*_u), the rarity of its signal.
+    xi: largest share a misaligned collective puts on X*_u.
+    delta: unplanting difficulty Delta_u in [0, 1].
+    eps: suboptimality, in [0, 1/2).
+    clip: clip to [0, 1] (default) or return the raw value.
+
+  Returns:
+    The bound, broadcast shape of the inputs; NaN out of domain.
+
+  Examples:
+    A planter of mass 0.02 shares the unplanter's signal set (xi = 1):
+
+    >>> from acajax import bounds
+    >>> b = bounds.unplanting(.1, alpha_total=.12, beta=0., xi_c=.05, xi=1., delta=.2, eps=.05)
+    >>> round(float(b), 6)
+    0.608889
+  """
+  value, conditions = _feature_label_parts(*_checks.as_float_arrays(dict(
+      alpha=alpha, alpha_total=alpha_total, beta=beta, xi_c=xi_c, xi=xi, delta=delta,
+      eps=eps), broadcast=False))
+  return _finish(value, _all(*conditions), clip)
+
+
+def _share(transform: jax.Array) -> jax.Array:
+  """r = min(q, 1 - q): the share of an eraser's data at each end of a pair."""
+  return jnp.minimum(transform, 1 - transform)
+
+
+def erasing(alpha: ArrayLike, *, alpha_total: ArrayLike, xi_c: ArrayLike, xi: ArrayLike,
+            delta: ArrayLike, eps: ArrayLike, transform: ArrayLike = 0.5,
+            clip: bool = True) -> jax.Array:
+  r"""Success bound of an erasing collective in a mixed population.
+
+  The eraser e wants f(g_e(x)) = f(x) for an idempotent transformation g_e:
+  each member keeps x or (with probability ``transform`` = q) moves it to
+  g_e(x), labelled :math:`\lambda(x) = \arg\max_y P_0(y | g_e(x))`
+  (:func:`acajax.objectives.erasing_strategy`). With r = min(q, 1 - q),
+
+  .. math::
+
+     S_e \ge 1 - \frac{\xi_e (1 - \bar\alpha)(\Delta_e + 2\epsilon)
+       + \xi (1 + 2\epsilon)(\bar\alpha - \alpha_e)}{r (1 - 2\epsilon) \alpha_e}
+
+  where :math:`\xi_e = P_0(S_e)` is the base mass of the points it plants on,
+  :math:`\Delta_e = \max_{w \in S_e} [\max_y P_0(y|w) - P_0(\lambda(w)|w)]`
+  (0 when g_e never changes the base label) and every other collective
+  counts as misaligned, ``xi`` the largest share one puts on S_e. Checked
+  against :func:`acajax.objectives.worst_case_success` on 10^5 random mixed
+  populations with zero violations.
+
+  Args:
+    alpha: mass alpha_e of the eraser.
+    alpha_total: total mass abar.
+    xi_c: P0_X(S_e).
+    xi: largest share another collective puts on S_e.
+    delta: erasing difficulty Delta_e in [0, 1].
+    eps: suboptimality, in [0, 1/2).
+    transform: fraction q of members who move their point, in (0, 1).
+    clip: clip to [0, 1] (default) or return the raw value.
+
+  Returns:
+    The bound, broadcast shape of the inputs; NaN out of domain (also for
+    ``transform`` outside (0, 1)).
+
+  Examples:
+    >>> from acajax import bounds
+    >>> b = bounds.erasing(.3, alpha_total=.32, xi_c=1., xi=1., delta=0., eps=.02)
+    >>> round(float(b), 6)
+    0.666667
+  """
+  alpha, alpha_total, xi_c, xi, delta, eps, transform = _checks.as_float_arrays(dict(
+      alpha=alpha, alpha_total=alpha_total, xi_c=xi_c, xi=xi, delta=delta, eps=eps,
+      transform=transform))
+  zero = jnp.zeros_like(alpha)
+  valid = (_all(*_common_domain(alpha, alpha_total, zero, xi_c, xi, eps)) & (delta >= 0)
+           & (delta <= 1) & (transform > 0) & (transform < 1))
+  alpha = _safe(valid, alpha, 0.5)
+  eps = _safe(valid, eps, 0.0)
+  share = _share(_safe(valid, transform, 0.5))
+  value = 1.0 - ((xi_c * (1 - alpha_total) * (delta + 2 * eps)
+                  + xi * (1 + 2 * eps) * (alpha_total - alpha))
+                 / (share * (1 - 2 * eps) * alpha))
+  return _finish(value, valid, clip)
+
+
+def planter_ceiling(alpha: ArrayLike, *, alpha_total: ArrayLike, xi_c: ArrayLike,
+                    competition: ArrayLike, eps: ArrayLike, transform: ArrayLike = 0.5,
+                    clip: bool = True) -> jax.Array:
+  r"""Upper bound on a planter's success against an eraser of mass ``alpha``.
+
+  Assumptions: the planters use the eraser's signal map g (an idempotent
+  map with signal set X*), and the eraser's label at every signal point,
+  :math:`L(z) = \arg\max_y P_0(y|z)`, differs from the planter's target.
+  Wherever the eraser's label is forced, no eps-suboptimal classifier
+  predicts the target, so for *every* eps-suboptimal classifier
+
+  .. math::
+
+     S_c \le \frac{2\epsilon (1 - \bar\alpha) \xi_c + (1 + 2\epsilon) C}
+                  {q (1 - 2\epsilon) \alpha_e}
+
+  with :math:`\xi_c = P_0(X^*)` and C the mass the other collectives
+  (the planters included) put on X*. Checked against
+  :func:`acajax.objectives.best_case_success` on 10^5 random instances with
+  zero violations.
+
+  Args:
+    alpha: mass alpha_e of the eraser.
+    alpha_total: total mass abar.
+    xi_c: P0_X(X*), the rarity of the shared signal.
+    competition: C = sum over the other collectives j of alpha_j P^j_X(X*),
+      in [0, abar - alpha_e] (an FL planter adds its whole mass).
+    eps: suboptimality, in [0, 1/2).
+    transform: fraction q of the eraser's members who move their point, in (0, 1].
+    clip: clip to [0, 1] (default) or return the raw value.
+
+  Returns:
+    The ceiling, broadcast shape of the inputs; NaN out of domain.
+
+  Examples:
+    A planter of mass 0.02 (FL, all of it on X*) against an eraser of 0.2:
+
+    >>> from acajax import bounds
+    >>> c = bounds.planter_ceiling(.2, alpha_total=.22, xi_c=.05, competition=.02, eps=.02)
+    >>> round(float(c), 6)
+    0.232917
+  """
+  alpha, alpha_total, xi_c, competition, eps, transform = _checks.as_float_arrays(dict(
+      alpha=alpha, alpha_total=alpha_total, xi_c=xi_c, competition=competition, eps=eps,
+      transform=transform))
+  valid = ((alpha > 0) & (alpha_total < 1) & (alpha <= alpha_total) & (xi_c >= 0)
+           & (xi_c <= 1) & (competition >= 0)
+           & (competition <= alpha_total - alpha + _slack(alpha.dtype))
+           & (eps >= 0) & (eps < 0.5) & (transform > 0) & (transform <= 1))
+  alpha = _safe(valid, alpha, 0.5)
+  eps = _safe(valid, eps, 0.0)
+  transform = _safe(valid, transform, 1.0)
+  value = ((2 * eps * (1 - alpha_total) * xi_c + (1 + 2 * eps) * competition)
+           / (transform * (1 - 2 * eps) * alpha))
+  return _finish(value, valid, clip)
+
+
+def critical_eraser_mass(target: ArrayLike, *, alpha_others: ArrayLike, xi_c: ArrayLike,
+                         competition: ArrayLike, eps: ArrayLike, transform: ArrayLike = 0.5,
+                         with_mask: bool = False):
+  r"""Smallest eraser mass that keeps a planter's success at most ``target``.
+
+  Inverts :func:`planter_ceiling` (same assumptions): the ceiling falls as
+  the eraser grows, and it is at most s from
+
+  .. math::
+
+     \alpha_e^* = \frac{2\epsilon (1 - a_o) \xi_c + (1 + 2\epsilon) C}
+                       {q (1 - 2\epsilon) s + 2 \epsilon \xi_c}
+
+  on, with a_o the other collectives' total mass and C their mass on X*.
+  Every eps-suboptimal classifier then gives the planter at most s.
+  ``inf`` where no mass below 1 - a_o does it (never a silent number), NaN
+  out of domain. The planter's own critical mass against an eraser is
+  :func:`critical_mass` with the eraser counted as misaligned mass
+  (``beta`` excludes it, ``xi`` its overlap with the signal set).
+
+  Args:
+    target: the success s the planter must not exceed, in [0, 1].
+    alpha_others: total mass a_o of the other collectives, in [0, 1).
+    xi_c: P0_X(X*).
+    competition: C, the others' mass on X*, in [0, a_o].
+    eps: suboptimality, in [0, 1/2).
+    transform: the eraser's fraction q of moved points, in (0, 1].
+    with_mask: also return the feasibility mask (a :class:`CriticalMass`).
+
+  Returns:
+    Critical eraser masses (broadcast shape), or a :class:`CriticalMass`.
+
+  Examples:
+    Keeping a planter of mass 0.02 at or below 50%:
+
+    >>> from acajax import bounds
+    >>> a = bounds.critical_eraser_mass(.5, alpha_others=.02, xi_c=.05, competition=.02,
+    ...                                 eps=.02)
+    >>> round(float(a), 6)
+    0.09405
+    >>> c = bounds.planter_ceiling(a, alpha_total=a + .02, xi_c=.05, competition=.02, eps=.02)
+    >>> round(float(c), 6)
+    0.5
+  """
+  target, a_o, xi_c, competition, eps, transform = _checks.as_float_arrays(dict(
+      target=target, alpha_others=alpha_others, xi_c=xi_c, competition=competition, eps=eps,
+      transform=transform))
+  valid = ((target >= 0) & (target <= 1) & (a_o >= 0) & (a_o < 1) & (xi_c >= 0) & (xi_c <= 1)
+           & (competition >= 0) & (competition <= a_o + _slack(a_o.dtype)) & (eps >= 0)
+           & (eps < 0.5) & (transform > 0) & (transform <= 1))
+  eps = _safe(valid, eps, 0.0)
+  numerator = 2 * eps * (1 - a_o) * xi_c + (1 + 2 * eps) * competition
+  denominator = transform * (1 - 2 * eps) * target + 2 * eps * xi_c
+  positive = denominator > 0
+  alpha = jnp.where(positive, numerator / jnp.where(positive, denominator, 1),
+                    jnp.where(numerator > 0, jnp.inf, 0.0))
+  alpha = jnp.where(alpha < 1 - a_o, alpha, jnp.inf)
   alpha = jnp.where(valid, alpha, jnp.nan)
   if with_mask:
     return CriticalMass(alpha=alpha, feasible=jnp.isfinite(alpha))

@@ -1,0 +1,199 @@
+"""Mixed objectives: exact engine against an independent NumPy reference, bounds' soundness."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.test_util import check_grads
+
+from acajax import bounds, objectives
+from acajax.bench._workloads import mixed_bounds
+from tests.np_objectives import np_admissible, np_success
+
+ROLE_SETS = [("plant", "erase"), ("unplant", "plant"), ("erase", "unplant", "plant"),
+             ("plant", "plant", "erase"), ("erase", "erase")]
+
+
+def _instance(rng, n, k, roles):
+  p0 = rng.dirichlet(np.ones(n * k)).reshape(n, k)
+  maps = mixed_bounds._idempotent_maps(rng, 1, len(roles), n)[0]
+  targets = rng.integers(0, k, len(roles)).astype(np.int32)
+  masses = rng.uniform(0, 0.9 / len(roles), len(roles))
+  flags = rng.random(len(roles)) < 0.5
+  return p0, maps, targets, masses, flags
+
+
+@pytest.mark.parametrize("roles", ROLE_SETS)
+@pytest.mark.parametrize("best", [False, True])
+def test_success_matches_numpy_reference(roles, best):
+  rng = np.random.default_rng(len(roles) + 10 * best)
+  fn = objectives.best_case_success if best else objectives.worst_case_success
+  for _ in range(12):
+    n, k = int(rng.integers(3, 6)), int(rng.integers(2, 4))
+    p0, maps, targets, masses, flags = _instance(rng, n, k, roles)
+    eps, q = float(rng.uniform(0, 0.3)), float(rng.uniform(0.1, 0.9))
+    got = fn(p0, maps, targets, masses, roles, eps=eps, feature_only=flags, transform=q)
+    want = np_success(p0, maps, targets, masses, roles, eps, flags, q, best=best)
+    np.testing.assert_allclose(np.asarray(got), want, atol=1e-12)
+
+
+def test_admissible_matches_least_total_variation():
+  rng = np.random.default_rng(3)
+  for _ in range(30):
+    joint = rng.dirichlet(np.ones(4), 6) * rng.uniform(0.1, 1, (6, 1))
+    eps = float(rng.uniform(0, 0.4))
+    np.testing.assert_array_equal(np.asarray(objectives.admissible_labels(joint, eps)),
+                                  np_admissible(joint, eps))
+
+
+def test_unplanter_needs_more_than_the_pairwise_margin_with_three_labels():
+  # 0.1, 0.45, 0.45 and eps = 0.2: no label beats y* = 0 by 2 eps, yet lifting 0
+  # to the top needs 0.3 of mass: the unplanter is safe.
+  joint = jnp.array([[.1, .45, .45]])
+  assert not bool(objectives.admissible_labels(joint, .2)[0, 0])
+
+
+def test_eraser_worst_case_is_the_minimum_over_classifiers():
+  # Two sources forced to opposite labels around a tied signal point z: the
+  # adversary labels z like the lighter source. With a (massless) eraser z
+  # stays tied; with mass 0.01 the eraser breaks the tie towards L(z) = 0.
+  p0 = np.array([[.30, .05], [.05, .20], [.2, .2]])
+  maps = np.array([[2, 2, 2]], np.int32)
+  for mass, want_value in ((0., .4 + .25), (.01, .4 + .35)):
+    got = objectives.worst_case_success(p0, maps, np.array([0], np.int32), np.array([mass]),
+                                        ("erase",), eps=0.0)
+    want = np_success(p0, maps, [0], [mass], ("erase",), 0.0, [False], 0.5)
+    np.testing.assert_allclose(np.asarray(got), want, atol=1e-12)
+    assert float(got[0]) == pytest.approx(want_value)
+
+
+def test_jit_and_vmap_agree_with_single_calls():
+  rng = np.random.default_rng(5)
+  roles = ("plant", "unplant", "erase")
+  cases = [_instance(rng, 5, 3, roles) for _ in range(6)]
+  stack = [np.stack(a) for a in zip(*cases)]
+  eps = np.linspace(0, .25, 6)
+  batched = jax.jit(jax.vmap(lambda p, g, t, m, f, e: objectives.worst_case_success(
+      p, g, t, m, roles, eps=e, feature_only=f)))(*stack, eps)
+  for i, (p0, maps, targets, masses, flags) in enumerate(cases):
+    one = objectives.worst_case_success(p0, maps, targets, masses, roles, eps=eps[i],
+                                        feature_only=flags)
+    np.testing.assert_allclose(np.asarray(batched[i]), np.asarray(one), atol=1e-14)
+
+
+@pytest.mark.parametrize("form", mixed_bounds.FORMS)
+def test_bound_is_sound_on_random_instances(form):
+  result = mixed_bounds.check(form, 1200, seed=11, batch_size=600)
+  assert result["violations"] == 0, result["counterexample"]
+  assert result["informative"] > 0
+  assert result["nan"] == 0
+
+
+@pytest.mark.parametrize("form", ["planter_fl", "unplanter", "eraser"])
+def test_leaving_the_opponents_out_breaks_the_bound(form):
+  # The check can fail: the naive form (no competition term) is violated.
+  result = mixed_bounds.check(form, 1200, seed=11, batch_size=600, ignore_opponents=True)
+  assert result["violations"] > 0
+  assert result["counterexample"]["bound"] > result["counterexample"]["exact"]
+
+
+def test_parameters_of_a_planter_and_an_eraser_by_hand():
+  p0 = np.array([[.3, .1], [.25, .15], [.1, .1]])
+  maps = np.array([[2, 2, 2], [2, 2, 2]], np.int32)
+  par = objectives.parameters(p0, maps, np.array([1, 0], np.int32), np.array([.05, .2]),
+                              ("plant", "erase"))
+  # Eraser labels L(2) = 0 at every point; it plants on all three points.
+  np.testing.assert_allclose(np.asarray(par.xi_c), [.2, 1.])
+  np.testing.assert_allclose(np.asarray(par.overlap), [[1., 1.], [.6, 1.]])
+  np.testing.assert_allclose(np.asarray(par.delta), [0., 0.])   # label 1 ties at z; 0 leads
+  np.testing.assert_allclose(np.asarray(par.misaligned), [.2, .05])
+  np.testing.assert_allclose(np.asarray(par.competition), [.2 * .6, .05 * 1.])
+  assert not np.asarray(par.aligned).any()
+
+
+def test_aligned_mass_by_role():
+  p0 = np.full((4, 2), 1 / 8)
+  maps = np.array([[3, 3, 3, 3]] * 4, np.int32)
+  roles = ("plant", "plant", "unplant", "unplant")
+  targets = np.array([1, 1, 0, 0], np.int32)
+  par = objectives.parameters(p0, maps, targets, np.array([.1, .2, .05, .03]), roles,
+                              feature_only=np.array([False, True, False, False]))
+  # The FL planter gets no help from an FO planter; the FO planter counts the FL one.
+  np.testing.assert_allclose(np.asarray(par.beta), [0., .1, .03, .05])
+
+
+def test_bad_arguments_name_themselves():
+  p0 = np.array([[.3, .1], [.25, .15], [.1, .1]])
+  maps = np.array([[2, 2, 2], [2, 2, 2]], np.int32)
+  args = (p0, maps, np.array([1, 0], np.int32), np.array([.05, .2]))
+  with pytest.raises(ValueError, match="roles must name one role per collective"):
+    objectives.worst_case_success(*args, ("plant",), eps=.1)
+  with pytest.raises(ValueError, match="roles"):
+    objectives.worst_case_success(*args, ("plant", "wipe"), eps=.1)
+  with pytest.raises(TypeError, match="roles must be a tuple"):
+    objectives.worst_case_success(*args, "plant", eps=.1)
+  with pytest.raises(ValueError, match="idempotent"):
+    objectives.worst_case_success(p0, np.array([[2, 2, 2], [1, 2, 2]], np.int32), *args[2:],
+                                  ("plant", "erase"), eps=.1)
+  with pytest.raises(TypeError, match="integer maps"):
+    objectives.worst_case_success(p0, np.full((2, 3, 3), 1 / 3), *args[2:],
+                                  ("plant", "erase"), eps=.1)
+  with pytest.raises(ValueError, match="transform"):
+    objectives.worst_case_success(*args, ("plant", "erase"), eps=.1, transform=1.5)
+
+
+def test_out_of_domain_values_give_nan_under_jit():
+  p0 = np.array([[.3, .1], [.25, .15], [.1, .1]])
+  targets, masses = np.array([1, 0], np.int32), np.array([.05, .2])
+  fn = jax.jit(lambda maps, eps, q: objectives.worst_case_success(
+      p0, maps, targets, masses, ("plant", "erase"), eps=eps, transform=q))
+  good = np.array([[2, 2, 2], [2, 2, 2]], np.int32)
+  assert np.isfinite(np.asarray(fn(good, .1, .5))).all()
+  assert np.isnan(np.asarray(fn(np.array([[2, 2, 2], [1, 2, 2]], np.int32), .1, .5))).all()
+  assert np.isnan(np.asarray(fn(good, .5, .5))).all()
+  assert np.isnan(np.asarray(fn(good, .1, 1.5))).all()
+
+
+# -- closed forms ---------------------------------------------------------------
+
+
+def test_unplanting_is_theorem_one_in_its_parameters():
+  kw = dict(alpha_total=.2, beta=.03, xi_c=.1, xi=.4, delta=.3, eps=.05)
+  want = 1 - .1 * (.3 + .1) / .9 * .8 / .1 - .4 * 1.1 / .9 * (.2 - .1 - .03) / .1
+  assert float(bounds.unplanting(.1, clip=False, **kw)) == pytest.approx(want, abs=1e-12)
+
+
+def test_erasing_value_and_share():
+  kw = dict(alpha_total=.3, xi_c=.9, xi=.5, delta=.1, eps=.05)
+  for q in (.3, .7):
+    want = 1 - (.9 * .7 * (.1 + .1) + .5 * 1.1 * .05) / (.3 * .9 * .25)
+    assert float(bounds.erasing(.25, transform=q, clip=False, **kw)) == pytest.approx(want)
+  assert np.isnan(float(bounds.erasing(.25, transform=1., **kw)))
+  assert np.isnan(float(bounds.erasing(.25, transform=.5, **{**kw, "eps": .5})))
+
+
+def test_critical_eraser_mass_inverts_the_ceiling():
+  kw = dict(xi_c=.08, competition=.03, eps=.04, transform=.6)
+  for s in (.1, .5, .9):
+    alpha = float(bounds.critical_eraser_mass(s, alpha_others=.05, **kw))
+    ceiling = bounds.planter_ceiling(alpha, alpha_total=alpha + .05, clip=False, **kw)
+    assert float(ceiling) == pytest.approx(s, abs=1e-12)
+    smaller = bounds.planter_ceiling(.99 * alpha, alpha_total=.99 * alpha + .05, **kw)
+    assert float(smaller) > s
+  out = bounds.critical_eraser_mass(.001, alpha_others=.5, xi_c=.08, competition=.5, eps=.04,
+                                    with_mask=True)
+  assert np.isinf(float(out.alpha)) and not bool(out.feasible)
+  assert np.isnan(float(bounds.critical_eraser_mass(.5, alpha_others=.1, xi_c=.1,
+                                                    competition=.2, eps=.1)))
+
+
+def test_mixed_bounds_have_finite_gradients_at_the_domain_edge():
+  grads = jax.grad(lambda a: bounds.erasing(a, alpha_total=a + .1, xi_c=1., xi=1., delta=0.,
+                                            eps=.6, clip=False))(0.2)
+  assert np.isfinite(float(grads))
+  grads = jax.grad(lambda a: bounds.planter_ceiling(a, alpha_total=a + .1, xi_c=.1,
+                                                    competition=.1, eps=.1, clip=False))(0.2)
+  assert np.isfinite(float(grads)) and float(grads) < 0
+  check_grads(lambda a: bounds.unplanting(
+      a, alpha_total=a + .1, beta=0., xi_c=.1, xi=.5, delta=.2, eps=.05, clip=False),
+      (0.3,), order=1)
