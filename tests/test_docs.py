@@ -171,3 +171,12 @@ def test_links_to_theory_anchors_resolve():
   assert links
   missing = [(page, anchor) for page, anchor in links if anchor not in defined]
   assert not missing, f"links to undefined anchors: {missing}"
+
+
+def test_howto_planter_vs_eraser(tmp_path):
+  grid, exact, best, planter, eraser, ceiling = _load_script("planter_vs_eraser").main(tmp_path,
+                                                                                       num=7)
+  assert exact.shape == (7, 2)
+  assert (planter <= exact[:, 0] + 1e-9).all() and (eraser <= exact[:, 1] + 1e-9).all()
+  assert (ceiling >= best - 1e-9).all()          # the ceiling bounds the best case
+  assert _png(tmp_path / "planter_vs_eraser.png")

@@ -26,8 +26,8 @@ import acajax
 ROOT = pathlib.Path(acajax.__file__).resolve().parent
 RUN_LAYER_LIBRARIES = {"pandas", "matplotlib", "csv", "tomllib", "tqdm"}
 MATHS_LAYER = ("acajax._checks", "acajax._devices", "acajax._version", "acajax.bounds",
-               "acajax.mixtures", "acajax.scenarios", "acajax.structured", "acajax.statistical",
-               "acajax.optimize",
+               "acajax.mixtures", "acajax.objectives", "acajax.scenarios", "acajax.structured",
+               "acajax.statistical", "acajax.optimize",
                "acajax.planting", "acajax.datasets", "acajax.learners", "acajax.ratings",
                "acajax.rating_collectives", "acajax.recommender", "acajax.svd",
                "acajax.rating_eval", "acajax.clustering")

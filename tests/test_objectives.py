@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from jax.test_util import check_grads
 
-from acajax import bounds, objectives
+from acajax import bounds, objectives, optimize
 from acajax.bench._workloads import mixed_bounds
 from tests.np_objectives import np_admissible, np_success
 
@@ -197,3 +197,67 @@ def test_mixed_bounds_have_finite_gradients_at_the_domain_edge():
   check_grads(lambda a: bounds.unplanting(
       a, alpha_total=a + .1, beta=0., xi_c=.1, xi=.5, delta=.2, eps=.05, clip=False),
       (0.3,), order=1)
+
+
+# -- critical masses ------------------------------------------------------------
+
+P0_THREE = np.array([[.3, .1], [.25, .15], [.1, .1]])
+MAPS_THREE = np.array([[2, 2, 2], [2, 2, 2]], np.int32)
+
+
+def test_exact_critical_masses_by_hand():
+  # Everything lands on z = 2, so success is all or nothing there. The planter
+  # (target 1) wins z iff alpha - .03 >= .1 (.2 (1 - abar) + alpha + .03) with
+  # abar = alpha + .05 (the eraser puts .05 (.5 + .5 * .2) on z, labelled 0).
+  mass = optimize.exact_mixed_critical_mass(.9, P0_THREE, MAPS_THREE, np.array([1, 0]),
+                                            np.array([0., .05]), ("plant", "erase"),
+                                            collective=0, eps=.05)
+  assert float(mass) == pytest.approx(.052 / .92, rel=1e-9)
+  # The eraser denies the planter every classifier once label 0 leads z by
+  # more than 2 eps: .6 a - .05 > .1 (.2 (1 - abar) + .05 + .6 a), abar = a + .05.
+  mass = optimize.exact_eraser_mass(.5, P0_THREE, MAPS_THREE, np.array([1, 0]),
+                                    np.array([.05, 0.]), ("plant", "erase"), eraser=1,
+                                    planter=0, eps=.05)
+  assert float(mass) == pytest.approx(.074 / .56, rel=1e-9)
+
+
+def test_closed_form_critical_masses_are_never_below_the_exact_ones():
+  rng = np.random.default_rng(8)
+  checked = 0
+  for _ in range(40):
+    n = 6
+    p0 = rng.dirichlet(np.ones(2 * n)).reshape(n, 2)
+    maps = mixed_bounds._idempotent_maps(rng, 1, 1, n)[0]
+    maps = np.stack([maps[0], maps[0]])
+    labels = p0.argmax(axis=1)[np.unique(maps[0])]
+    if len(set(labels.tolist())) > 1:
+      continue                                 # the ceiling needs L(z) != y_c on X*
+    target_label = 1 - int(labels[0])
+    targets = np.array([target_label, 0], np.int32)
+    planter, eps, s = rng.uniform(.01, .1), rng.uniform(0, .1), rng.uniform(.1, .9)
+    par = objectives.parameters(p0, maps, targets, np.array([planter, .1]), ("plant", "erase"))
+    closed = bounds.critical_eraser_mass(s, alpha_others=planter, xi_c=par.xi_c[0],
+                                         competition=planter, eps=eps)
+    exact = optimize.exact_eraser_mass(s, p0, maps, targets, np.array([planter, 0.]),
+                                       ("plant", "erase"), eraser=1, planter=0, eps=eps)
+    assert float(exact) <= float(closed) + 1e-9
+    checked += np.isfinite(float(closed))
+  assert checked >= 5
+
+
+def test_sweep_registry_evaluates_the_mixed_forms():
+  from acajax import sweep
+  spec = sweep.SweepSpec(
+      name="mixed", axes={"alpha[0]": sweep.Axis.linspace(.05, .5, 4),
+                          "alpha[1]": sweep.Axis.linspace(.01, .1, 3)},
+      bounds=("erasing", "critical_eraser_mass", "unplanting"), collectives=2, targets=(0, 1),
+      collective=("each",), dtype="float64",
+      fixed=dict(xi_c=.9, xi=1., delta=.1, eps=.02, target_success=.5, transform=.4))
+  table = sweep.run(spec, progress=False).table
+  a0, a1 = table["alpha[0]"].to_numpy(), table["alpha[1]"].to_numpy()
+  np.testing.assert_allclose(table["erasing[0]"], bounds.erasing(
+      a0, alpha_total=a0 + a1, xi_c=.9, xi=1., delta=.1, eps=.02, transform=.4), atol=1e-12)
+  np.testing.assert_allclose(table["critical_eraser_mass[1]"], bounds.critical_eraser_mass(
+      .5, alpha_others=a0, xi_c=.9, competition=a0, eps=.02, transform=.4), atol=1e-12)
+  np.testing.assert_allclose(table["unplanting[1]"], bounds.unplanting(
+      a1, alpha_total=a0 + a1, beta=0., xi_c=.9, xi=1., delta=.1, eps=.02), atol=1e-12)

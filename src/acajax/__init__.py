@@ -4,6 +4,8 @@ The maths layer (pure JAX and NumPy; see ARCHITECTURE.md):
 
 * :mod:`acajax.bounds` — closed-form success bounds (SPEC §4–§8).
 * :mod:`acajax.mixtures` — the exact engine on finite distributions (SPEC §1–§3).
+* :mod:`acajax.objectives` — mixed objectives: collectives that plant, unplant
+  or erase a signal, exactly (theory guide, "Mixed objectives").
 * :mod:`acajax.structured` — the exact engine on categorical feature tuples.
 * :mod:`acajax.scenarios` — finite tables with prescribed scenario parameters.
 * :mod:`acajax.statistical` — finite-sample bounds from data (SPEC §9).
@@ -33,7 +35,7 @@ so that flax, pandas and matplotlib are imported only by what needs them.
 
 import importlib
 
-from acajax import bounds, mixtures, optimize, scenarios, statistical, structured
+from acajax import bounds, mixtures, objectives, optimize, scenarios, statistical, structured
 from acajax._version import __version__
 from acajax.bounds import (
     critical_mass,
@@ -73,6 +75,7 @@ __all__ = [
     "feature_only",
     "learners",
     "mixtures",
+    "objectives",
     "optimize",
     "planting",
     "rating_collectives",

@@ -10,6 +10,8 @@ exact engine (:mod:`acajax.mixtures`, SPEC §2):
   collective's bound reaches a target s, for given or optimised shares
   (SPEC §8); :func:`exact_critical_mass` — the smallest mass at which one
   collective's exact worst-case success reaches s (SPEC §2, §8);
+  :func:`exact_mixed_critical_mass` and :func:`exact_eraser_mass` — the same
+  in populations that plant, unplant and erase (:mod:`acajax.objectives`);
 * :func:`place_signals` — which point of a finite X each collective should
   send its members to, maximising the exact S_min or S_w of worst-case
   success (SPEC §2);
@@ -40,11 +42,12 @@ naming the argument; values are checked when concrete (a ``budget`` outside
 Layout: ``_common`` (the problem, checks, exact and smooth objectives),
 ``_static`` (static jit arguments keyed by structure), ``_restarts`` (the
 shared optax loop), ``_search`` (the discrete search), and one module per
-question: ``_allocation``, ``_critical``, ``_signals``, ``_targets``.
+question: ``_allocation``, ``_critical``, ``_mixed``, ``_signals``, ``_targets``.
 """
 
 from acajax.optimize._allocation import Allocation, allocate_masses, allocation_value
 from acajax.optimize._critical import CriticalBudget, critical_budget, exact_critical_mass
+from acajax.optimize._mixed import exact_eraser_mass, exact_mixed_critical_mass
 from acajax.optimize._signals import Placement, place_signals, placement_value
 from acajax.optimize._targets import (
     CoalitionGains,
@@ -68,6 +71,8 @@ __all__ = [
     "critical_budget",
     "enumerate_targets",
     "exact_critical_mass",
+    "exact_eraser_mass",
+    "exact_mixed_critical_mass",
     "place_signals",
     "placement_value",
     "targets_value",

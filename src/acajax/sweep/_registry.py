@@ -89,6 +89,8 @@ PARAMETERS: dict[str, Param] = {
     "strategy": Param(True, 0.0, 1.0, True, True,
                       "strategy of each collective: feature_label or feature_only (SPEC §1)",
                       STRATEGIES),
+    "transform": Param(False, 0.0, 1.0, False, False,
+                       "fraction q of an eraser's members who move their point (default 0.5)"),
 }
 
 
@@ -181,11 +183,7 @@ def _critical_mass(strategy):
 
   def fn(params, targets):
     alpha, beta = params["alpha"], _betas(params, targets)
-    zero = jnp.zeros((), alpha[0].dtype)
-    # The others' mass summed directly (not total - alpha_c, which would
-    # make it wobble with alpha_c by rounding).
-    others = [functools.reduce(jnp.add, [a for j, a in enumerate(alpha) if j != c], zero)
-              for c in range(len(targets))]
+    others = _others(alpha, len(targets))
     return tuple(_bounds.critical_mass(
         params["target_success"], strategy=strategy, alpha_others=others[c],
         beta=beta[c], xi_c=params["xi_c"][c], xi=params["xi"][c], eps=params["eps"],
@@ -240,6 +238,44 @@ def _by_strategy(params, targets):
   return tuple(jnp.where(any_fo, fo, fl) for fl, fo in zip(feature_label, feature_only))
 
 
+def _unplanting_parts(params, targets):
+  """Every collective read as an unplanter: Theorem 1's form in the unplanting difficulty."""
+  return _feature_label_parts(params, targets)
+
+
+def _transform(params, dtype):
+  return params.get("transform", jnp.asarray(0.5, dtype))
+
+
+def _erasing(params, targets):
+  """Every collective read as an eraser, every other collective misaligned."""
+  alpha = params["alpha"]
+  total = _alpha_total(alpha)
+  transform = _transform(params, alpha[0].dtype)
+  return tuple(_bounds.erasing(alpha[c], alpha_total=total, xi_c=params["xi_c"][c],
+                               xi=params["xi"][c], delta=params["delta"][c], eps=params["eps"],
+                               transform=transform) for c in range(len(targets)))
+
+
+def _others(alpha, count):
+  zero = jnp.zeros((), alpha[0].dtype)
+  # The others' mass summed directly (not total - alpha_c, which would make it
+  # wobble with alpha_c by rounding).
+  return [functools.reduce(jnp.add, [a for j, a in enumerate(alpha) if j != c], zero)
+          for c in range(count)]
+
+
+def _critical_eraser_mass(params, targets):
+  """Each collective as the eraser of the others' signal: the mass that caps them at s."""
+  alpha = params["alpha"]
+  others = _others(alpha, len(targets))
+  transform = _transform(params, alpha[0].dtype)
+  return tuple(_bounds.critical_eraser_mass(
+      params["target_success"], alpha_others=others[c], xi_c=params["xi_c"][c],
+      competition=params["xi"][c] * others[c], eps=params["eps"], transform=transform)
+      for c in range(len(targets)))
+
+
 # Parameters that a [scenario] determines when neither fixed nor swept (SPEC §3).
 SCENARIO_PARAMETERS = ("xi_c", "xi", "delta", "p")
 
@@ -290,6 +326,15 @@ BOUNDS: dict[str, Bound] = {
     "critical_mass_feature_only": Bound(
         _critical_mass("feature_only"), _COMMON + ("p", "target_success"), ("beta",), "mass",
         "critical mass of each collective, others fixed, feature-only sound (SPEC §8)"),
+    "unplanting": Bound(_finished(_unplanting_parts), _COMMON + ("delta",), ("beta",), "success",
+                        "every collective an unplanter (bounds.unplanting; delta is the "
+                        "unplanting difficulty)", parts=_unplanting_parts),
+    "erasing": Bound(_erasing, _COMMON + ("delta",), ("transform",), "success",
+                     "every collective an eraser, the others misaligned (bounds.erasing)"),
+    "critical_eraser_mass": Bound(
+        _critical_eraser_mass, _COMMON + ("target_success",), ("transform",), "mass",
+        "eraser mass that keeps the others' signal at or below s "
+        "(bounds.critical_eraser_mass, competition xi times their mass)"),
 }
 
 

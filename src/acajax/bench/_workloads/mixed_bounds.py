@@ -85,6 +85,13 @@ def batch(form: str, rng: np.random.Generator, count: int) -> Batch:
   targets = rng.integers(0, k, (count, m)).astype(np.int32)
   flags = rng.random((count, m)) < 0.5
   flags[:, 0] = form == "planter_fo"
+  if form == "planter_fo":
+    # Theorem 2 needs P0(y_c | x) bounded away from 0 (positivity p_c) to say
+    # anything: lift the target's column in half of the instances.
+    lift = rng.uniform(0.5, 3, count) * (rng.random(count) < 0.5)
+    rows = np.arange(count)
+    p0[rows, :, targets[:, 0]] += lift[:, None] * p0.sum(axis=2)
+    p0 /= p0.sum(axis=(1, 2), keepdims=True)
   if form == "eraser":
     # Half the instances: g keeps the base label (L(g(x)) = L(x)), erasure's easy case.
     for b in np.flatnonzero(rng.random(count) < 0.5):
