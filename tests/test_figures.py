@@ -150,3 +150,10 @@ def test_cli_plot_takes_a_fixed_colour_scale(tmp_path, capsys):
   assert "--vmin must be below --vmax" in capsys.readouterr().err
   assert cli.main(["plot", str(out), "--vmax", "nan"]) == 2
   assert "--vmax must be a finite number" in capsys.readouterr().err
+
+
+def test_mixed_objective_columns_have_words_and_symbols():
+  assert plots.output_label("critical_eraser_mass[0]") == (
+      r"$\alpha^*_{e,0}$, eraser mass holding it at s")
+  assert plots.output_label("erasing[1]") == "$S_{1}$, erasing bound"
+  assert plots.output_label("unplanting[0]") == "$S_{0}$, unplanting bound"

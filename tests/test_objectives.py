@@ -257,7 +257,9 @@ def test_sweep_registry_evaluates_the_mixed_forms():
   a0, a1 = table["alpha[0]"].to_numpy(), table["alpha[1]"].to_numpy()
   np.testing.assert_allclose(table["erasing[0]"], bounds.erasing(
       a0, alpha_total=a0 + a1, xi_c=.9, xi=1., delta=.1, eps=.02, transform=.4), atol=1e-12)
+  # An added eraser on collective 1's signal: a_o is everyone, C = alpha_1 + xi alpha_0.
   np.testing.assert_allclose(table["critical_eraser_mass[1]"], bounds.critical_eraser_mass(
-      .5, alpha_others=a0, xi_c=.9, competition=a0, eps=.02, transform=.4), atol=1e-12)
+      .5, alpha_others=a0 + a1, xi_c=.9, competition=a1 + 1. * a0, eps=.02, transform=.4),
+      atol=1e-12)
   np.testing.assert_allclose(table["unplanting[1]"], bounds.unplanting(
       a1, alpha_total=a0 + a1, beta=0., xi_c=.9, xi=1., delta=.1, eps=.02), atol=1e-12)

@@ -524,10 +524,11 @@ def test_max_hours_round_trips_and_leaves_the_fingerprint_alone():
   assert limited.fingerprint() == spec.fingerprint()
 
 
-# The fingerprints of the example sweeps before run.max_hours existed: unchanged.
+# The fingerprints of the example sweeps (those older than run.max_hours: unchanged by it).
 EXAMPLE_FINGERPRINTS = {"alignment": "a3fdedae1fdd4338", "exact_tightness": "837449e5f204746d",
                         "overlap": "14cb47241db62ecc", "single_collective": "5f3309f4d380183a",
-                        "best_split": "44d0c20574ee1a45", "strategy_axis": "4d2b2b9bc1088693"}
+                        "best_split": "44d0c20574ee1a45", "strategy_axis": "4d2b2b9bc1088693",
+                        "eraser": "135eb304085e1983"}
 
 
 def test_example_sweeps_load_unchanged():

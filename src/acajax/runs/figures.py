@@ -57,6 +57,9 @@ _QUANTITIES = {
     "by_strategy": "Theorem 1 if all feature-label, else Theorem 2",
     "critical_mass_feature_label": "critical mass, Theorem 1",
     "critical_mass_feature_only": "critical mass, Theorem 2",
+    "unplanting": "unplanting bound",
+    "erasing": "erasing bound",
+    "critical_eraser_mass": "eraser mass holding it at s",
 }
 
 _INDEXED = re.compile(r"^(?P<base>[A-Za-z_]+)\[(?P<index>[^\]]+)\]$")
@@ -168,6 +171,8 @@ def output_label(column: str) -> str:
     symbol = {"s_min": r"S_{\min}", "s_w": r"S_{w}"}[summary]
   elif base.startswith("critical_mass"):
     symbol = rf"\alpha^*_{{{index}}}"
+  elif base == "critical_eraser_mass":
+    symbol = rf"\alpha^*_{{e,{index}}}"
   else:
     symbol = f"S_{{{index}}}"
   return f"${symbol}$, {words}{reduction}"

@@ -266,14 +266,19 @@ def _others(alpha, count):
 
 
 def _critical_eraser_mass(params, targets):
-  """Each collective as the eraser of the others' signal: the mass that caps them at s."""
+  """Per planter c: the mass of an added eraser on c's signal that holds c at or below s.
+
+  The sweep's collectives are the eraser's others (a_o = their total); they
+  put c's whole mass and at most the share xi_c' = xi[c] of the rest on X*_c.
+  """
   alpha = params["alpha"]
+  total = _alpha_total(alpha)
   others = _others(alpha, len(targets))
   transform = _transform(params, alpha[0].dtype)
   return tuple(_bounds.critical_eraser_mass(
-      params["target_success"], alpha_others=others[c], xi_c=params["xi_c"][c],
-      competition=params["xi"][c] * others[c], eps=params["eps"], transform=transform)
-      for c in range(len(targets)))
+      params["target_success"], alpha_others=total, xi_c=params["xi_c"][c],
+      competition=alpha[c] + params["xi"][c] * others[c], eps=params["eps"],
+      transform=transform) for c in range(len(targets)))
 
 
 # Parameters that a [scenario] determines when neither fixed nor swept (SPEC §3).
@@ -333,8 +338,8 @@ BOUNDS: dict[str, Bound] = {
                      "every collective an eraser, the others misaligned (bounds.erasing)"),
     "critical_eraser_mass": Bound(
         _critical_eraser_mass, _COMMON + ("target_success",), ("transform",), "mass",
-        "eraser mass that keeps the others' signal at or below s "
-        "(bounds.critical_eraser_mass, competition xi times their mass)"),
+        "mass of an added eraser on each collective's signal that holds it at or below s "
+        "(bounds.critical_eraser_mass)"),
 }
 
 
