@@ -28,9 +28,8 @@ P0_SPEC = np.array([[.10, .05, .05], [.05, .15, .00], [.10, .05, .05],
 def test_package_exports_exactly_the_public_api():
   public = ["Allocation", "CoalitionGains", "CriticalBudget", "Placement", "TargetChoice",
             "allocate_masses", "allocation_value", "choose_targets", "coalition_gains",
-            "critical_budget", "enumerate_targets", "exact_critical_mass", "place_signals",
-            "placement_value",
-            "targets_value"]
+            "critical_budget", "enumerate_targets", "exact_critical_mass", "exact_eraser_mass",
+            "exact_mixed_critical_mass", "place_signals", "placement_value", "targets_value"]
   assert sorted(optimize.__all__) == public
   assert sorted(n for n in vars(optimize) if not n.startswith("_")) == public
   assert Allocation is optimize.Allocation is _allocation.Allocation

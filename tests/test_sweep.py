@@ -502,8 +502,8 @@ def test_toml_round_trip_and_example_specs():
   spec = _spec(reduce=Reduce(("xi",), ("argmin",))).validated()
   assert sweep.loads(spec.to_toml()) == spec
   names = sorted(p.stem for p in EXAMPLES.glob("*.toml"))
-  assert names == ["alignment", "best_split", "exact_tightness", "overlap", "single_collective",
-                   "strategy_axis"]
+  assert names == ["alignment", "best_split", "eraser", "exact_tightness", "overlap",
+                   "single_collective", "strategy_axis"]
   for path in EXAMPLES.glob("*.toml"):
     loaded = sweep.load(path)
     assert loaded.source == str(path)
