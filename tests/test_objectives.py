@@ -48,9 +48,10 @@ def test_admissible_matches_least_total_variation():
 
 def test_unplanter_needs_more_than_the_pairwise_margin_with_three_labels():
   # 0.1, 0.45, 0.45 and eps = 0.2: no label beats y* = 0 by 2 eps, yet lifting 0
-  # to the top needs 0.3 of mass: the unplanter is safe.
+  # to the top needs 7/30 of mass: the unplanter is safe below that.
   joint = jnp.array([[.1, .45, .45]])
-  assert not bool(objectives.admissible_labels(joint, .2)[0, 0])
+  assert not bool(objectives.admissible_labels(joint, 7 / 30 - 1e-6)[0, 0])
+  assert bool(objectives.admissible_labels(joint, 7 / 30 + 1e-6)[0, 0])
 
 
 def test_eraser_worst_case_is_the_minimum_over_classifiers():
@@ -86,7 +87,8 @@ def test_bound_is_sound_on_random_instances(form):
   result = mixed_bounds.check(form, 1200, seed=11, batch_size=600)
   assert result["violations"] == 0, result["counterexample"]
   assert result["informative"] > 0
-  assert result["nan"] == 0
+  # Only Theorem 2 has a domain the instances can leave (p_c = 0 on exact zeros).
+  assert result["nan"] == 0 if form != "planter_fo" else result["nan"] < result["instances"]
 
 
 @pytest.mark.parametrize("form", ["planter_fl", "unplanter", "eraser"])
@@ -263,3 +265,29 @@ def test_sweep_registry_evaluates_the_mixed_forms():
       atol=1e-12)
   np.testing.assert_allclose(table["unplanting[1]"], bounds.unplanting(
       a1, alpha_total=a0 + a1, beta=0., xi_c=.9, xi=1., delta=.1, eps=.02), atol=1e-12)
+
+
+def test_a_scenario_cannot_supply_what_the_mixed_forms_read_in_their_own_sense():
+  from acajax import sweep
+  # The reviewer's table: a [scenario] computes the planters' delta (0 here),
+  # the unplanting difficulty is 0.4; a sweep must refuse to fill it in.
+  scenario = sweep.Scenario(p0=((.05, .40), (.05, .40), (.07, .03)), signal_maps=((2, 2, 2),))
+  for bound, name, fixed in (("unplanting", "delta", {}), ("erasing", "delta", {}),
+                             ("erasing", "xi", dict(delta=.5, xi_c=1.))):
+    spec = sweep.SweepSpec(name="s", axes={"alpha": sweep.Axis.linspace(.01, .1, 3)},
+                           bounds=(bound,), collectives=1, targets=(0,), scenario=scenario,
+                           fixed=dict(eps=0., **fixed))
+    with pytest.raises(sweep.SpecError, match=rf"fixed.{name}: {bound} reads {name} in its "
+                                              "own sense"):
+      spec.validated()
+  fixed = dict(eps=0., xi_c=1., xi=0., delta=.4)
+  spec = sweep.SweepSpec(name="s", axes={"alpha": sweep.Axis.linspace(.01, .1, 3)},
+                         bounds=("unplanting", "erasing"), collectives=1, targets=(0,),
+                         scenario=scenario, fixed=fixed)
+  assert spec.validated().bounds == ("unplanting", "erasing")
+
+
+def test_critical_eraser_mass_at_full_success_is_zero():
+  # The planter's success never exceeds 1: every eraser mass holds it there.
+  assert float(bounds.critical_eraser_mass(1., alpha_others=.5, xi_c=.5, competition=.5,
+                                           eps=.1)) == 0.

@@ -601,7 +601,8 @@ def erasing(alpha: ArrayLike, *, alpha_total: ArrayLike, xi_c: ArrayLike, xi: Ar
      S_e \ge 1 - \frac{\xi_e (1 - \bar\alpha)(\Delta_e + 2\epsilon)
        + \xi (1 + 2\epsilon)(\bar\alpha - \alpha_e)}{r (1 - 2\epsilon) \alpha_e}
 
-  where :math:`\xi_e = P_0(S_e)` is the base mass of the points it plants on,
+  where :math:`\xi_e = P_0(S_e)` is the base mass of the points of moved pairs
+  (the sources g_e moves and the images that receive them),
   :math:`\Delta_e = \max_{w \in S_e} [\max_y P_0(y|w) - P_0(\lambda(w)|w)]`
   (0 when g_e never changes the base label) and every other collective
   counts as misaligned, ``xi`` the largest share one puts on S_e. Checked
@@ -713,7 +714,8 @@ def critical_eraser_mass(target: ArrayLike, *, alpha_others: ArrayLike, xi_c: Ar
      \alpha_e^* = \frac{2\epsilon (1 - a_o) \xi_c + (1 + 2\epsilon) C}
                        {q (1 - 2\epsilon) s + 2 \epsilon \xi_c}
 
-  on, with a_o the other collectives' total mass and C their mass on X*.
+  on, with a_o the other collectives' total mass and C their mass on X*
+  (0 at s = 1, which every mass meets).
   Every eps-suboptimal classifier then gives the planter at most s.
   ``inf`` where no mass below 1 - a_o does it (never a silent number), NaN
   out of domain. The planter's own critical mass against an eraser is
@@ -757,6 +759,7 @@ def critical_eraser_mass(target: ArrayLike, *, alpha_others: ArrayLike, xi_c: Ar
   alpha = jnp.where(positive, numerator / jnp.where(positive, denominator, 1),
                     jnp.where(numerator > 0, jnp.inf, 0.0))
   alpha = jnp.where(alpha < 1 - a_o, alpha, jnp.inf)
+  alpha = jnp.where(target >= 1, 0.0, alpha)     # a success is at most 1: any mass does
   alpha = jnp.where(valid, alpha, jnp.nan)
   if with_mask:
     return CriticalMass(alpha=alpha, feasible=jnp.isfinite(alpha))

@@ -248,15 +248,17 @@ def admissible_labels(joint: ArrayLike, eps: ArrayLike) -> jax.Array:
     (n, K) bool.
 
   Examples:
-    Three labels at 0.1, 0.45, 0.45: with eps = 0.2 the first cannot be
-    lifted to the top (it would need 0.3 of mass), with eps = 0.3 it can.
+    Three labels at 0.1, 0.45, 0.45: no label beats the first by 2 eps =
+    0.4, yet lifting it to the top takes 7/30 of mass (raise it to 1/3, take
+    7/60 from each of the others): not admissible at eps = 0.2, admissible at
+    eps = 0.25.
 
     >>> import jax.numpy as jnp
     >>> from acajax import objectives
     >>> joint = jnp.array([[.1, .45, .45]])
     >>> objectives.admissible_labels(joint, .2).tolist()
     [[False, True, True]]
-    >>> objectives.admissible_labels(joint, .3).tolist()
+    >>> objectives.admissible_labels(joint, .25).tolist()
     [[True, True, True]]
   """
   joint = jnp.asarray(joint)
@@ -536,7 +538,8 @@ class MixedParameters(NamedTuple):
 
   Attributes:
     xi_c: (M,) P0_X of the collective's support S_c: its signal set X*_c
-      (planters, unplanters) or every point it plants on (erasers).
+      (planters, unplanters); for erasers the points of a moved pair, the
+      sources g moves and the images that receive them.
     overlap: (M, M) O[j, c] = P^j_X(S_c), the mass j puts on S_c.
     aligned: (M, M) bool, j helps c: FL planters with c's target for an FL
       planter c; planters with c's target for a feature-only planter c;
@@ -573,7 +576,12 @@ def _parameters_core(p0, maps, targets, masses, flags, transform, roles):
   supports, deltas = [], []
   for c, role in enumerate(roles):
     if role == "erase":
-      support = jnp.sum(pushed[c], axis=-1) > 0
+      # S_e: the points the erasing bound sums over, sources that g moves and
+      # the images that receive them (a fixed point nobody is sent to always
+      # agrees with itself and needs no term).
+      moved = maps[c] != jnp.arange(p0.shape[0])
+      incoming = mixtures._segment_sum(jnp.where(moved, marginal, 0), maps[c])
+      support = (moved & positive) | (incoming > 0)
       label = base_labels(p0)[maps[c]]                                   # lambda(w) = L(g(w))
       gap = top - jnp.take_along_axis(conditional, label[:, None], axis=-1)[:, 0]
     else:

@@ -119,6 +119,10 @@ class Bound(NamedTuple):
       that ``fn`` combines, so the sweep engine can fold the conditions
       into its reductions and clip after reducing (bounds._all of the
       conditions, clipped, is ``fn``).
+    own_sense: parameters it reads in another sense than SPEC §3's (an
+      eraser's rarity is the base mass of every point it plants on), so a
+      ``[scenario]``, which computes SPEC §3's, cannot supply them: the spec
+      must fix or sweep them.
   """
   fn: Callable[..., tuple[jax.Array, ...]]
   params: tuple[str, ...]
@@ -127,6 +131,7 @@ class Bound(NamedTuple):
   doc: str
   needs_scenario: bool = False
   parts: Callable[..., tuple[tuple[jax.Array, tuple[jax.Array, ...]], ...]] | None = None
+  own_sense: tuple[str, ...] = ()
 
 
 def _alpha_total(alpha):
@@ -333,9 +338,11 @@ BOUNDS: dict[str, Bound] = {
         "critical mass of each collective, others fixed, feature-only sound (SPEC §8)"),
     "unplanting": Bound(_finished(_unplanting_parts), _COMMON + ("delta",), ("beta",), "success",
                         "every collective an unplanter (bounds.unplanting; delta is the "
-                        "unplanting difficulty)", parts=_unplanting_parts),
+                        "unplanting difficulty)", parts=_unplanting_parts,
+                        own_sense=("delta",)),
     "erasing": Bound(_erasing, _COMMON + ("delta",), ("transform",), "success",
-                     "every collective an eraser, the others misaligned (bounds.erasing)"),
+                     "every collective an eraser, the others misaligned (bounds.erasing)",
+                     own_sense=("xi_c", "xi", "delta")),
     "critical_eraser_mass": Bound(
         _critical_eraser_mass, _COMMON + ("target_success",), ("transform",), "mass",
         "mass of an added eraser on each collective's signal that holds it at or below s "

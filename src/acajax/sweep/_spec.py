@@ -820,6 +820,11 @@ def _validate(spec: SweepSpec) -> SweepSpec:
     param = PARAMETERS[name]
     whole = set(range(m)) if param.per_collective else {None}
     given = swept.get(name, set()) | derived_parts.get(name, set())
+    own = [b for b in spec.bounds if name in BOUNDS[b].own_sense]
+    if name in from_scenario and own and not (name in fixed or given >= whole):
+      raise _fail(src, f"fixed.{name}", f"{own[0]} reads {name} in its own sense (see "
+                                        f"bounds.{own[0]}), which a [scenario] does not "
+                                        "compute; fix or sweep it")
     if name in fixed or given >= whole or name in from_scenario:
       continue
     missing = sorted(whole - given)

@@ -17,9 +17,13 @@ meet the form's assumptions:
 
 The other collectives take random roles (plant FL or FO, unplant, erase)
 with random maps, targets and masses. Instances: n in 5..10 points, K in
-2..4 labels, M in 2..4 collectives, P0 from a Dirichlet(1) (sometimes
-sparse), idempotent maps onto 1-3 signal points, eps in [0, 0.3], the
-erasers' transform q in [0.1, 0.9]. A violation is a bound above the exact
+2..4 labels, M in 2..4 collectives, P0 from a Dirichlet(1), in some batches
+with exact zeros (whole points without mass included) or rounded to a coarse
+grid (ties between labels), maps onto 1-3 signal points (idempotent for
+erasers, in half the batches arbitrary for the others), eps in [0, 0.3] or
+[0, 0.499) with one in ten exactly 0, the erasers' transform q in
+[0.02, 0.98]. Feature-only bounds are NaN where p_c = 0 (out of their
+domain); those instances are counted apart. A violation is a bound above the exact
 value by more than 1e-9 (float64). :func:`check` returns the counts and the
 first counterexample.
 """
@@ -52,15 +56,20 @@ class Batch(NamedTuple):
   roles: tuple[str, ...]
 
 
-def _idempotent_maps(rng, count, num, n):
-  """(count, num, n) maps onto 1-3 signal points each, which map to themselves."""
+def _idempotent_maps(rng, count, num, n, free=None):
+  """(count, num, n) maps onto 1-3 signal points each, which map to themselves.
+
+  Collectives flagged in ``free`` (a (num,) bool array) get arbitrary maps
+  onto those points instead (signal points need not map to themselves).
+  """
   maps = np.empty((count, num, n), np.int32)
   for b in range(count):
     for c in range(num):
       size = rng.integers(1, 4)
       signal = rng.choice(n, size=size, replace=False)
       g = signal[rng.integers(0, size, n)]
-      g[signal] = signal
+      if free is None or not free[c]:
+        g[signal] = signal
       maps[b, c] = g
   return maps
 
@@ -79,9 +88,14 @@ def batch(form: str, rng: np.random.Generator, count: int) -> Batch:
     roles[-1] = str(rng.choice(["unplant", "erase"]))     # a mixed population
   sparse = rng.random((count, n, k)) < rng.choice([0.0, 0.2])
   p0 = rng.dirichlet(np.ones(n * k), count).reshape(count, n, k)
-  p0 = np.where(sparse, 0.0, p0) + 1e-12
+  p0 = np.where(sparse, 0.0, p0)                   # exact zeros, whole rows included
+  if rng.random() < 0.25:                          # coarse values: ties between labels
+    p0 = np.round(p0 * 2 * n * k)
+  p0 = p0 + (p0.sum(axis=(1, 2), keepdims=True) == 0)   # never an empty table
   p0 /= p0.sum(axis=(1, 2), keepdims=True)
-  maps = _idempotent_maps(rng, count, m, n)
+  # Planters and unplanters may use any map in half the batches; erasers never.
+  free = np.array([r != "erase" for r in roles]) & (rng.random() < 0.5)
+  maps = _idempotent_maps(rng, count, m, n, free)
   targets = rng.integers(0, k, (count, m)).astype(np.int32)
   flags = rng.random((count, m)) < 0.5
   flags[:, 0] = form == "planter_fo"
@@ -110,8 +124,8 @@ def batch(form: str, rng: np.random.Generator, count: int) -> Batch:
   masses = np.concatenate([lead[:, None], rest], axis=1)
   total = masses.sum(axis=1, keepdims=True)
   masses = np.where(total > 0.95, masses * 0.95 / total, masses)
-  eps = rng.uniform(0, 0.3, count) * (rng.random(count) < 0.9)
-  transform = rng.uniform(0.1, 0.9, count)
+  eps = rng.uniform(0, rng.choice([0.3, 0.499]), count) * (rng.random(count) < 0.9)
+  transform = rng.uniform(0.02, 0.98, count)
   keep = targets[:, 1] >= 0 if form == "ceiling" else np.ones(count, bool)
   pick = lambda a: a[keep]   # noqa: E731
   return Batch(pick(p0), pick(maps), pick(targets), pick(masses), pick(flags), pick(eps),
