@@ -32,11 +32,11 @@ BEGIN, END = "<!-- mixed:begin -->", "<!-- mixed:end -->"
 
 
 def _table(results: list[dict], count: int) -> str:
-  rows = ["| form | instances | violations | informative | largest excess | "
-          "naive form: violations |", "|---|---|---|---|---|---|"]
+  rows = ["| form | instances | violations | informative | out of domain | largest excess | "
+          "naive form: violations |", "|---|---|---|---|---|---|---|"]
   for sound, naive in results:
     rows.append(f"| `{sound['form']}` | {sound['instances']:,} | **{sound['violations']}** | "
-                f"{sound['informative']:,} | {sound['worst_excess']:.1e} | "
+                f"{sound['informative']:,} | {sound['nan']:,} | {sound['worst_excess']:.1e} | "
                 f"{naive['violations']:,} |")
   return "\n".join(rows)
 
@@ -72,7 +72,9 @@ def main(argv=None) -> dict:
                f"float64). A violation is a bound above the exact value by more than "
                f"{mixed_bounds.TOLERANCE:g} (for the ceiling, below the exact best case); "
                f"informative: a lower bound above 0 (a ceiling below 1); largest excess: the most "
-               f"a bound passed the exact value by (rounding; negative: never reached it).\n\n"
+               f"a bound passed the exact value by (rounding; negative: never reached it); out of "
+               f"domain: drawn on top and not checked, the bound is NaN (Theorem 2 where "
+               f"p_c = 0).\n\n"
                f"{_table(results, args.count)}\n{END}")
     if BEGIN in text:
       text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]

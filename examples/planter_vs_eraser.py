@@ -208,21 +208,19 @@ def main(out_dir: str | pathlib.Path = DEFAULT_OUT, quick: bool = False, *,
 
   critical_png = out_dir / "critical_masses.png"
   fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
-  left.plot(planter_axis, eraser_exact, color="black", lw=2, label="exact (best case <= 50%)")
-  left.plot(planter_axis, eraser_closed, ls="--",
-            label="closed form (ceiling); absent: no mass below 1 - others")
-  left.set_xlabel(r"planter mass $\alpha_p$")
-  left.set_ylabel(r"eraser mass $\alpha_e^*$")
-  left.set_title("Eraser mass that holds the planter at or below 50%", fontsize=9)
-  left.legend(fontsize=8, frameon=False)
-  right.plot(eraser_axis, planter_exact, color="black", lw=2, label="exact (worst case >= 90%)")
-  right.plot(eraser_axis, planter_closed, ls="--",
-             label="closed form (Theorem 1); absent: no mass below 1 - others")
-  right.set_xlabel(r"eraser mass $\alpha_e$")
-  right.set_ylabel(r"planter mass $\alpha_p^*$")
-  right.set_title("Planter mass that reaches 90% despite the eraser", fontsize=9)
-  right.legend(fontsize=8, frameon=False)
-  for ax in (left, right):
+  panels = [(left, planter_axis, eraser_exact, eraser_closed, "exact (best case <= 50%)",
+             "ceiling", r"planter mass $\alpha_p$", r"eraser mass $\alpha_e^*$",
+             "Eraser mass that holds the planter at or below 50%"),
+            (right, eraser_axis, planter_exact, planter_closed, "exact (worst case >= 90%)",
+             "Theorem 1", r"eraser mass $\alpha_e$", r"planter mass $\alpha_p^*$",
+             "Planter mass that reaches 90% despite the eraser")]
+  for ax, x, exact, closed, exact_label, form, x_label, y_label, title in panels:
+    ax.plot(x, exact, color="black", lw=2, label=exact_label)
+    ax.plot(x, closed, ls="--", label=f"closed form ({form}); absent: no mass below 1 - others")
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8, frameon=False)
     ax.set_ylim(bottom=0)
   fig.savefig(critical_png, dpi=120)
   plt.close(fig)

@@ -23,7 +23,7 @@ grid (ties between labels), maps onto 1-3 signal points (idempotent for
 erasers, in half the batches arbitrary for the others), eps in [0, 0.3] or
 [0, 0.499) with one in ten exactly 0, the erasers' transform q in
 [0.02, 0.98]. Feature-only bounds are NaN where p_c = 0 (out of their
-domain); those instances are counted apart. A violation is a bound above the exact
+domain); such instances are drawn on top of ``count`` and not checked. A violation is a bound above the exact
 value by more than 1e-9 (float64). :func:`check` returns the counts and the
 first counterexample.
 """
@@ -173,7 +173,9 @@ def check(form: str, count: int, *, seed: int = 0, batch_size: int = 2000,
 
   Args:
     form: one of :data:`FORMS`.
-    count: number of instances (batches of ``batch_size``, the last one cut).
+    count: number of instances inside the bound's domain to check (batches
+      of ``batch_size``; instances out of it, such as p_c = 0 for Theorem 2,
+      are drawn on top and counted in ``nan``).
     seed: seed of the NumPy generator.
     batch_size: instances per jitted call.
     ignore_opponents: check the naive form instead, which leaves out the
@@ -182,7 +184,8 @@ def check(form: str, count: int, *, seed: int = 0, batch_size: int = 2000,
     progress: optional callable, called with the number of instances done.
 
   Returns:
-    dict with ``instances``, ``violations``, ``informative`` (bound > 0 for
+    dict with ``instances`` (checked: at least ``count``), ``violations``,
+    ``informative`` (bound > 0 for
     lower bounds, < 1 for the ceiling), ``nan`` (instances where the bound is
     out of its domain, e.g. p = 0 for feature-only), ``worst_excess``
     (largest bound - exact, for the ceiling exact - bound) and
@@ -195,7 +198,7 @@ def check(form: str, count: int, *, seed: int = 0, batch_size: int = 2000,
   worst, counterexample = -np.inf, None
   with jax.enable_x64(True):
     while done < count:
-      b = batch(form, rng, min(batch_size, count - done))
+      b = batch(form, rng, min(batch_size, max(count - done, 1)))
       if len(b.eps) == 0:
         continue
       bound, exact = (np.asarray(a) for a in _evaluate(
@@ -218,8 +221,8 @@ def check(form: str, count: int, *, seed: int = 0, batch_size: int = 2000,
                               masses=b.masses[i].tolist(), feature_only=b.flags[i].tolist(),
                               eps=float(b.eps[i]), transform=float(b.transform[i]),
                               bound=float(bound[i]), exact=float(exact[i]))
-      done += len(b.eps)
+      done += int(finite.sum())     # instances that meet the form's assumptions
       if progress is not None:
-        progress(len(b.eps))
+        progress(int(finite.sum()))
   return dict(form=form, instances=done, violations=violations, informative=informative,
               nan=nans, worst_excess=worst, counterexample=counterexample)
