@@ -291,3 +291,28 @@ def test_critical_eraser_mass_at_full_success_is_zero():
   # The planter's success never exceeds 1: every eraser mass holds it there.
   assert float(bounds.critical_eraser_mass(1., alpha_others=.5, xi_c=.5, competition=.5,
                                            eps=.1)) == 0.
+
+
+def test_optimize_indices_and_roles_are_checked():
+  args = (.5, P0_THREE, MAPS_THREE, np.array([1, 0]), np.array([.05, 0.]), ("plant", "erase"))
+  with pytest.raises(ValueError, match="roles\\[planter\\] must be 'plant'"):
+    optimize.exact_eraser_mass(*args, eraser=1, planter=1, eps=.05)
+  # NumPy integers are indices too (a loop over np.arange(M)).
+  mass = optimize.exact_eraser_mass(*args, eraser=np.int64(1), planter=np.int32(0), eps=.05)
+  assert float(mass) == pytest.approx(.074 / .56, rel=1e-9)
+  with pytest.raises(ValueError, match="collective must be an int index in \\[0, M\\)"):
+    optimize.exact_mixed_critical_mass(*args, collective=2, eps=.05)
+  # A planter already at or below s: the exact answer is 0, not a rounding residue.
+  assert float(optimize.exact_eraser_mass(1., *args[1:], eraser=1, planter=0, eps=.05)) == 0.
+
+
+def test_lists_and_dtypes_are_named():
+  p0 = [[.3, .1], [.25, .15], [.1, .1]]
+  got = objectives.worst_case_success(p0, [[2, 2, 2], [2, 2, 2]], [1, 0], [.05, .2],
+                                      ("plant", "erase"), eps=.05)
+  np.testing.assert_allclose(np.asarray(got), [0., 1.])
+  with pytest.raises(TypeError, match="signal_maps must be integer point indices, got dtype"):
+    objectives.worst_case_success(p0, np.full((2, 3), 2.), [1, 0], [.05, .2],
+                                  ("plant", "erase"), eps=.05)
+  with pytest.raises(ValueError, match="eps must lie in \\[0, 1/2\\)"):
+    objectives.admissible_labels(np.array([[.1, .9]]), .5)

@@ -399,7 +399,13 @@ def _plot(args: argparse.Namespace) -> int:
   for path in paths:
     print(f"wrote {path}")
   if not paths:
-    print("nothing to plot: every axis was reduced away")
+    spec, _ = sweep.read_results(folder)
+    if all(name in spec.reduce.over for name in spec.axes):
+      print("nothing to plot: every axis was reduced away")
+    else:
+      print("nothing to plot: the figures show S_min or S_w, or each collective's results "
+            "against its own mass; this sweep has neither (add \"s_min\" to `collective`, "
+            "or sweep alpha[c])")
   return 0
 
 

@@ -242,10 +242,15 @@ def admissible_labels(joint: ArrayLike, eps: ArrayLike) -> jax.Array:
 
   Args:
     joint: (n, K) non-negative table (need not be normalised).
-    eps: suboptimality, in [0, 1/2).
+    eps: suboptimality, in [0, 1/2). A concrete eps outside raises; a traced
+      one cannot be flagged in a bool result, so callers check it (the
+      success functions give NaN).
 
   Returns:
     (n, K) bool.
+
+  Raises:
+    ValueError: a concrete ``eps`` outside [0, 1/2).
 
   Examples:
     Three labels at 0.1, 0.45, 0.45: no label beats the first by 2 eps =
@@ -262,6 +267,8 @@ def admissible_labels(joint: ArrayLike, eps: ArrayLike) -> jax.Array:
     [[True, True, True]]
   """
   joint = jnp.asarray(joint)
+  if _checks.is_concrete(eps) and not 0 <= float(eps) < 0.5:
+    raise ValueError(f"eps must lie in [0, 1/2), got {float(eps)!r}")
   return _admissible(joint, jnp.asarray(eps, joint.dtype))
 
 
@@ -285,11 +292,15 @@ def _check_roles(roles, num_collectives: int) -> tuple[str, ...]:
 
 def _check(p0, signal_maps, targets, masses, roles, feature_only, transform):
   """Shape, dtype and concrete-value checks; the scenario as arrays."""
-  _checks.dtype_of("signal_maps", signal_maps)
-  if jnp.ndim(signal_maps) != 2 or not jnp.issubdtype(jnp.asarray(signal_maps).dtype,
-                                                      jnp.integer):
+  # Lists and tuples become arrays here, so every message names the argument.
+  p0, signal_maps, targets, masses = (np.asarray(a) if isinstance(a, (list, tuple)) else a
+                                      for a in (p0, signal_maps, targets, masses))
+  map_dtype = _checks.dtype_of("signal_maps", signal_maps)
+  if jnp.ndim(signal_maps) != 2:
     raise TypeError("signal_maps must be (M, n) integer maps for mixed objectives (no kernels "
                     f"or signal distributions); got shape {jnp.shape(signal_maps)}")
+  if not jnp.issubdtype(map_dtype, jnp.integer):
+    raise TypeError(f"signal_maps must be integer point indices, got dtype {map_dtype}")
   s = mixtures._check_scenario(p0, signal_maps, targets, masses, feature_only, None, None)
   roles = _check_roles(roles, s.targets.shape[0])
   _checks.dtype_of("transform", transform)
@@ -454,11 +465,14 @@ def worst_case_success(p0: ArrayLike, signal_maps: ArrayLike, targets: ArrayLike
     eps: scalar suboptimality in [0, 1/2).
     feature_only: bool, or (M,) bool array: which planters play feature-only
       (ignored for the other roles).
-    transform: the erasers' fraction of moved points, in [0, 1].
+    transform: the erasers' fraction of moved points, in [0, 1]; one value
+      for every eraser of the call.
 
   Returns:
-    (M,) worst-case successes; NaN out of domain (SPEC §11), including an
-    eraser's map that is not idempotent when traced.
+    (M,) worst-case successes; NaN out of domain (SPEC §11): eps outside
+    [0, 1/2), traced or not (as in :mod:`acajax.mixtures`), and every value
+    that raises below when it is traced instead (an eraser's map that is not
+    idempotent included).
 
   Raises:
     ValueError: shapes or (concrete) values out of domain, a role not in

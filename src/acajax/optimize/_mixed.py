@@ -24,6 +24,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from acajax import mixtures, objectives
@@ -45,18 +46,27 @@ def _first_crossing(holds, room, grid: int, steps: int):
     return jnp.where(good, low, mid), jnp.where(good, mid, high)
 
   low, high = jax.lax.fori_loop(0, steps, bisect, (low, high))
+  # A crossing at the first rounding steps of 0: every positive mass does it.
+  high = jnp.where(high <= 64 * jnp.finfo(room.dtype).eps * room, 0, high)
   return jnp.where(found, high, jnp.inf)
 
 
-def _setup(p0, signal_maps, targets, masses, roles, feature_only, transform, index, name):
-  num = jnp.shape(targets)[0] if jnp.ndim(targets) == 1 else None
-  if isinstance(index, bool) or not isinstance(index, int) or (
+def _index(index, name: str, num) -> int:
+  """A Python or NumPy integer in [0, M), as an int (static under jit)."""
+  if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)) or (
       num is not None and not 0 <= index < num):
     raise ValueError(f"{name} must be an int index in [0, M) = [0, {num}), got {index!r}")
+  return int(index)
+
+
+def _setup(p0, signal_maps, targets, masses, roles, feature_only, transform, index, name):
+  targets = np.asarray(targets) if isinstance(targets, (list, tuple)) else targets
+  num = jnp.shape(targets)[0] if jnp.ndim(targets) == 1 else None
+  index = _index(index, name, num)
   others = jnp.asarray(masses).at[index].set(0)
   s, roles, flags, transform = objectives._check(p0, signal_maps, targets, others, roles,
                                                  feature_only, transform)
-  return s, roles, flags, transform
+  return s, roles, flags, transform, index
 
 
 @functools.partial(jax.jit, static_argnames=("roles", "collective", "subject", "best",
@@ -104,8 +114,10 @@ def exact_mixed_critical_mass(target: ArrayLike, p0: ArrayLike, signal_maps: Arr
     steps: bisection steps (static).
 
   Returns:
-    () the critical mass; ``inf`` where no mass below 1 - a_o reaches s,
-    NaN out of domain.
+    () the critical mass; ``inf`` where no mass below 1 - a_o reaches s, 0
+    where every positive mass does (0 is then the infimum), NaN out of
+    domain (``target`` outside [0, 1] or ``eps`` outside [0, 1/2), traced or
+    not, as :func:`exact_critical_mass`).
 
   Raises:
     ValueError, TypeError: as :func:`acajax.objectives.worst_case_success`,
@@ -125,8 +137,9 @@ def exact_mixed_critical_mass(target: ArrayLike, p0: ArrayLike, signal_maps: Arr
   """
   mixtures._check_scalar("target", target)
   mixtures._check_scalar("eps", eps)
-  s, roles, flags, transform = _setup(p0, signal_maps, targets, masses, roles, feature_only,
-                                      transform, collective, "collective")
+  s, roles, flags, transform, collective = _setup(p0, signal_maps, targets, masses, roles,
+                                                  feature_only, transform, collective,
+                                                  "collective")
   return _critical_core(jnp.asarray(target, s.p0.dtype), s.p0, s.signals, s.targets, s.masses,
                         jnp.asarray(eps, s.p0.dtype), flags, transform, roles=roles,
                         collective=collective, subject=collective, best=False, below=False,
@@ -159,11 +172,13 @@ def exact_eraser_mass(target: ArrayLike, p0: ArrayLike, signal_maps: ArrayLike,
 
   Returns:
     () the eraser's critical mass; ``inf`` where no mass below 1 - a_o
-    does it, NaN out of domain.
+    does it, 0 where the planter is already at or below s, NaN out of domain
+    (``target`` outside [0, 1] or ``eps`` outside [0, 1/2), traced or not).
 
   Raises:
     ValueError, TypeError: as :func:`acajax.objectives.worst_case_success`,
-      an index out of range, or ``roles[eraser]`` not ``"erase"``.
+      an index out of range, ``roles[eraser]`` not ``"erase"`` or
+      ``roles[planter]`` not ``"plant"``.
 
   Examples:
     >>> import jax.numpy as jnp
@@ -177,13 +192,13 @@ def exact_eraser_mass(target: ArrayLike, p0: ArrayLike, signal_maps: ArrayLike,
   """
   mixtures._check_scalar("target", target)
   mixtures._check_scalar("eps", eps)
-  s, roles, flags, transform = _setup(p0, signal_maps, targets, masses, roles, feature_only,
-                                      transform, eraser, "eraser")
+  s, roles, flags, transform, eraser = _setup(p0, signal_maps, targets, masses, roles,
+                                              feature_only, transform, eraser, "eraser")
+  planter = _index(planter, "planter", len(roles))
   if roles[eraser] != "erase":
     raise ValueError(f"roles[eraser] must be 'erase', got {roles[eraser]!r}")
-  if isinstance(planter, bool) or not isinstance(planter, int) or not 0 <= planter < len(roles):
-    raise ValueError(f"planter must be an int index in [0, M) = [0, {len(roles)}), "
-                     f"got {planter!r}")
+  if roles[planter] != "plant":
+    raise ValueError(f"roles[planter] must be 'plant', got {roles[planter]!r}")
   return _critical_core(jnp.asarray(target, s.p0.dtype), s.p0, s.signals, s.targets, s.masses,
                         jnp.asarray(eps, s.p0.dtype), flags, transform, roles=roles,
                         collective=eraser, subject=planter, best=True, below=True, grid=grid,

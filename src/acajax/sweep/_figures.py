@@ -183,6 +183,8 @@ _BOUND_WORDS = {
     "feature_only": "Theorem 2 bound (feature-only)",
     "feature_only_published": "Theorem 2 bound (feature-only, published)",
     "by_strategy": "Theorem 1 if all play feature-label, else sound Theorem 2",
+    "unplanting": "unplanting bound (mixed objectives)",
+    "erasing": "erasing bound (mixed objectives)",
 }
 
 

@@ -89,8 +89,9 @@ PARAMETERS: dict[str, Param] = {
     "strategy": Param(True, 0.0, 1.0, True, True,
                       "strategy of each collective: feature_label or feature_only (SPEC §1)",
                       STRATEGIES),
-    "transform": Param(False, 0.0, 1.0, False, False,
-                       "fraction q of an eraser's members who move their point (default 0.5)"),
+    "transform": Param(False, 0.0, 1.0, False, True,
+                       "fraction q of an eraser's members who move their point (default 0.5; "
+                       "erasing needs q < 1)"),
 }
 
 
