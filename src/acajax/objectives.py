@@ -381,10 +381,10 @@ def _success(mixed: _Mixed, maps, targets, roles, eps, best: bool):
   margin_ok = None
   out = []
   for c, role in enumerate(roles):
-    signal_mass = mixtures._segment_sum(marginal, maps[c])                    # Q_c
     if role == "erase":
       out.append(_eraser_success(marginal, maps[c], admissible, best))
       continue
+    signal_mass = mixtures._segment_sum(marginal, maps[c])                    # Q_c
     own = admissible[:, targets[c]]
     if role == "plant":
       if best:

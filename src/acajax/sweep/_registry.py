@@ -244,11 +244,6 @@ def _by_strategy(params, targets):
   return tuple(jnp.where(any_fo, fo, fl) for fl, fo in zip(feature_label, feature_only))
 
 
-def _unplanting_parts(params, targets):
-  """Every collective read as an unplanter: Theorem 1's form in the unplanting difficulty."""
-  return _feature_label_parts(params, targets)
-
-
 def _transform(params, dtype):
   return params.get("transform", jnp.asarray(0.5, dtype))
 
@@ -337,9 +332,10 @@ BOUNDS: dict[str, Bound] = {
     "critical_mass_feature_only": Bound(
         _critical_mass("feature_only"), _COMMON + ("p", "target_success"), ("beta",), "mass",
         "critical mass of each collective, others fixed, feature-only sound (SPEC §8)"),
-    "unplanting": Bound(_finished(_unplanting_parts), _COMMON + ("delta",), ("beta",), "success",
+    # Theorem 1's form, read with the unplanting difficulty (bounds.unplanting).
+    "unplanting": Bound(_feature_label, _COMMON + ("delta",), ("beta",), "success",
                         "every collective an unplanter (bounds.unplanting; delta is the "
-                        "unplanting difficulty)", parts=_unplanting_parts,
+                        "unplanting difficulty)", parts=_feature_label_parts,
                         own_sense=("delta",)),
     "erasing": Bound(_erasing, _COMMON + ("delta",), ("transform",), "success",
                      "every collective an eraser, the others misaligned (bounds.erasing)",
